@@ -1,0 +1,317 @@
+package filetrail
+
+import (
+	"bytes"
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"slices"
+	"strings"
+)
+
+// MaxEdgeURLs is how many distinct URLs an edge's context keeps (API.md §4.11).
+const MaxEdgeURLs = 10
+
+// Evidence is the merged evidence of one edge for one (URL, source): the
+// earliest and latest time a sighting with that URL and source was seen.
+// A store keeps one Evidence per (IP, file, URL, source), merging with
+// min/max, and derives the edge from all of them with EdgeContext.
+type Evidence struct {
+	URL       string // may be empty
+	Source    string
+	FirstSeen int64
+	LastSeen  int64
+}
+
+// Merge folds o (same URL and source) into e: earliest first, latest last.
+func (e *Evidence) Merge(o Evidence) {
+	e.FirstSeen = min(e.FirstSeen, o.FirstSeen)
+	e.LastSeen = max(e.LastSeen, o.LastSeen)
+}
+
+// EdgeContext derives an edge from its evidence: first_seen is the minimum,
+// last_seen the maximum, and ctx is the context_attributes JSON object
+// {"first_seen", "last_seen", "urls", "sources"}: urls are the most recent
+// distinct non-empty URLs (by their latest sighting, ties by URL), at most
+// MaxEdgeURLs; sources are the distinct non-empty sources, sorted. The
+// result depends only on the set of evidence, not its order.
+func EdgeContext(ev []Evidence) (first, last int64, ctx json.RawMessage) {
+	if len(ev) == 0 {
+		return 0, 0, json.RawMessage(`{}`)
+	}
+	first, last = ev[0].FirstSeen, ev[0].LastSeen
+	urlLast := map[string]int64{}
+	sources := map[string]bool{}
+	for _, e := range ev {
+		first, last = min(first, e.FirstSeen), max(last, e.LastSeen)
+		if e.URL != "" {
+			urlLast[e.URL] = max(urlLast[e.URL], e.LastSeen)
+		}
+		if e.Source != "" {
+			sources[e.Source] = true
+		}
+	}
+	urls := make([]string, 0, len(urlLast))
+	for u := range urlLast {
+		urls = append(urls, u)
+	}
+	slices.SortFunc(urls, func(a, b string) int {
+		if c := cmp.Compare(urlLast[b], urlLast[a]); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	if len(urls) > MaxEdgeURLs {
+		urls = urls[:MaxEdgeURLs]
+	}
+	srcs := sortedKeys(sources)
+	out, _ := json.Marshal(struct {
+		FirstSeen int64    `json:"first_seen"`
+		LastSeen  int64    `json:"last_seen"`
+		URLs      []string `json:"urls"`
+		Sources   []string `json:"sources"`
+	}{first, last, urls, srcs})
+	return first, last, out
+}
+
+// FileHints is what sightings tell about a file, merged: the set of file
+// names, the largest reported size, and the earliest and latest sighting.
+// A store keeps it per file with set union and min/max.
+type FileHints struct {
+	Names     []string // distinct, any order
+	Size      int64
+	FirstSeen int64 // 0 when the file has no sighting
+	LastSeen  int64
+}
+
+// StoredFact is a FileFact prepared for storage: attributes compacted and
+// cleaned, and the rank that decides which of two facts of the same
+// (Origin, Source) is kept.
+type StoredFact struct {
+	Origin     Origin
+	Source     string
+	Attributes json.RawMessage // compact JSON object
+	// EvidenceTime is the newest date the attributes carry
+	// (last_analysis_date, last_modification_date, ...), Unix seconds.
+	EvidenceTime int64
+	// Digest is the hex SHA-256 of Attributes: the tie-breaker.
+	Digest string
+}
+
+// Supersedes reports whether f replaces o when both have the same Origin
+// and Source: the newer evidence wins, ties by the greater digest. It is a
+// total order, so keeping the superseding fact is order-independent.
+func (f StoredFact) Supersedes(o StoredFact) bool {
+	if f.EvidenceTime != o.EvidenceTime {
+		return f.EvidenceTime > o.EvidenceTime
+	}
+	return f.Digest > o.Digest
+}
+
+// reservedAttributes may never appear in attributes (API.md §2).
+var reservedAttributes = map[string]bool{"id": true, "type": true, "relationships": true, "context_attributes": true, "error": true}
+
+// NewStoredFact validates and cleans a fact's attributes: they must be a
+// JSON object; reserved names are dropped; every date attribute (a name
+// ending in "_date") is made an integer of Unix seconds or dropped.
+func NewStoredFact(f FileFact) (StoredFact, error) {
+	var attrs map[string]json.RawMessage
+	if err := json.Unmarshal(f.Attributes, &attrs); err != nil || attrs == nil {
+		return StoredFact{}, Errorf(CodeInvalidArgument, "file attributes must be a JSON object")
+	}
+	var newest int64
+	for name, v := range attrs {
+		if reservedAttributes[name] {
+			delete(attrs, name)
+			continue
+		}
+		if isDateAttribute(name) {
+			d, ok := unixSeconds(v)
+			if !ok {
+				delete(attrs, name)
+				continue
+			}
+			attrs[name] = json.RawMessage(itoa(d))
+			if name != "creation_date" && name != "first_submission_date" {
+				newest = max(newest, d)
+			}
+		}
+	}
+	out, err := marshalAttributes(attrs)
+	if err != nil {
+		return StoredFact{}, Errorf(CodeInvalidArgument, "file attributes: %v", err)
+	}
+	sum := sha256.Sum256(out)
+	return StoredFact{Origin: f.Origin, Source: f.Source, Attributes: out, EvidenceTime: newest, Digest: hex.EncodeToString(sum[:])}, nil
+}
+
+func isDateAttribute(name string) bool { return strings.HasSuffix(name, "_date") }
+
+// unixSeconds reads a date attribute: an integer, or a float truncated.
+func unixSeconds(v json.RawMessage) (int64, bool) {
+	var f float64
+	if err := json.Unmarshal(v, &f); err != nil || f < 0 || f > 1<<53 {
+		return 0, false
+	}
+	return int64(f), true
+}
+
+// Attributes whose values are merged across facts rather than taken from
+// the most trusted one.
+var (
+	unionAttributes = map[string]bool{"names": true, "tags": true}
+	minAttributes   = map[string]bool{"first_submission_date": true, "first_seen_itw_date": true}
+	maxAttributes   = map[string]bool{"last_submission_date": true, "last_seen_itw_date": true, "last_modification_date": true, "times_submitted": true}
+	// analysisGroup travels together, from the fact with the newest scan.
+	analysisGroup = []string{"last_analysis_date", "last_analysis_results", "last_analysis_stats"}
+)
+
+// MergeFile builds a file's attributes JSON object from its hashes, its
+// stored facts (at most one per Origin and Source) and its sighting hints.
+// It is a pure function of its inputs as sets: the order of facts and names
+// does not matter. The rules:
+//   - each attribute comes from the fact of highest Origin, then newest
+//     EvidenceTime, then greatest Digest;
+//   - "names" and "tags" are the sorted union over facts (and hint names);
+//   - first_* dates are the minimum, last_* dates and times_submitted the
+//     maximum over facts and hints (sightings give first_seen_itw_date and
+//     last_seen_itw_date; last_modification_date is the newest evidence);
+//   - last_analysis_date/results/stats come together from the fact with the
+//     newest last_analysis_date;
+//   - md5, sha1, sha256 and size are filled from the hashes and hints when
+//     no fact gives them; meaningful_name falls back to the first name.
+func MergeFile(h Hashes, facts []StoredFact, hints FileHints) json.RawMessage {
+	facts = slices.Clone(facts)
+	slices.SortFunc(facts, func(a, b StoredFact) int {
+		if a.Origin != b.Origin {
+			return cmp.Compare(b.Origin, a.Origin)
+		}
+		if a.Supersedes(b) {
+			return -1
+		}
+		if b.Supersedes(a) {
+			return 1
+		}
+		return 0
+	})
+	out := map[string]json.RawMessage{}
+	unions := map[string]map[string]bool{"names": {}}
+	for _, n := range hints.Names {
+		if n != "" {
+			unions["names"][n] = true
+		}
+	}
+	dates := map[string]int64{}
+	foldDate := func(name string, v int64) {
+		old, ok := dates[name]
+		switch {
+		case !ok:
+			dates[name] = v
+		case minAttributes[name]:
+			dates[name] = min(old, v)
+		default:
+			dates[name] = max(old, v)
+		}
+	}
+	var analysis map[string]json.RawMessage
+	var analysisDate int64 = -1
+	for _, f := range facts {
+		var attrs map[string]json.RawMessage
+		if json.Unmarshal(f.Attributes, &attrs) != nil {
+			continue // NewStoredFact guarantees an object; skip defensively
+		}
+		if d, ok := unixSeconds(attrs["last_analysis_date"]); ok && d > analysisDate {
+			analysisDate, analysis = d, attrs
+		}
+		for name, v := range attrs {
+			switch {
+			case unionAttributes[name]:
+				var vals []string
+				if json.Unmarshal(v, &vals) == nil {
+					if unions[name] == nil {
+						unions[name] = map[string]bool{}
+					}
+					for _, s := range vals {
+						unions[name][s] = true
+					}
+				}
+			case minAttributes[name] || maxAttributes[name]:
+				if d, ok := unixSeconds(v); ok {
+					foldDate(name, d)
+				}
+			case slices.Contains(analysisGroup, name):
+			default:
+				if _, taken := out[name]; !taken {
+					out[name] = v
+				}
+			}
+		}
+		if f.EvidenceTime > 0 {
+			foldDate("last_modification_date", f.EvidenceTime)
+		}
+	}
+	if analysis != nil {
+		for _, name := range analysisGroup {
+			if v, ok := analysis[name]; ok {
+				out[name] = v
+			}
+		}
+	}
+	if hints.FirstSeen > 0 {
+		foldDate("first_seen_itw_date", hints.FirstSeen)
+		foldDate("last_seen_itw_date", hints.LastSeen)
+		foldDate("last_modification_date", hints.LastSeen)
+	}
+	for name, d := range dates {
+		out[name] = json.RawMessage(itoa(d))
+	}
+	for name, set := range unions {
+		if len(set) > 0 {
+			out[name], _ = json.Marshal(sortedKeys(set))
+		}
+	}
+	setString := func(name, v string) {
+		if _, ok := out[name]; !ok && v != "" {
+			out[name], _ = json.Marshal(v)
+		}
+	}
+	setString("sha256", h.SHA256)
+	setString("sha1", h.SHA1)
+	setString("md5", h.MD5)
+	if _, ok := out["size"]; !ok && hints.Size > 0 {
+		out["size"] = json.RawMessage(itoa(hints.Size))
+	}
+	if names := unions["names"]; len(names) > 0 {
+		setString("meaningful_name", sortedKeys(names)[0])
+	}
+	b, _ := marshalAttributes(out)
+	return b
+}
+
+// marshalAttributes encodes an attribute map compactly with sorted keys, so
+// equal maps give equal bytes.
+func marshalAttributes(attrs map[string]json.RawMessage) (json.RawMessage, error) {
+	for name, v := range attrs {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, v); err != nil {
+			return nil, err
+		}
+		attrs[name] = buf.Bytes()
+	}
+	return json.Marshal(attrs)
+}
+
+func sortedKeys(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func itoa(v int64) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
