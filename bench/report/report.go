@@ -1,0 +1,432 @@
+// Command report writes docs/PERFORMANCE.md from the files a bench/run.sh
+// run leaves in its run directory:
+//
+//	results.jsonl  one JSON line per wrk run (bench/wrk/report.lua)
+//	info.env       key=value lines: versions, wrk settings, date, scenarios
+//	rss.tsv        filetrail's memory samples while it served (kB)
+//	pages/         the exact response bytes of each page (NAME.json, NAME.json.gz)
+//	warnings.md    optional: problems the run script saw (Markdown)
+//
+// and the manifest of the seeded store (seed gen writes it).
+package main
+
+import (
+	"bufio"
+	"cmp"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+func main() {
+	runDir := flag.String("run", "", "run directory written by bench/run.sh (required)")
+	manifest := flag.String("manifest", "", "manifest of the seeded store (required)")
+	command := flag.String("command", "bench/run.sh", "the command that produced the run")
+	out := flag.String("out", "docs/PERFORMANCE.md", "report to write")
+	flag.Parse()
+	if *runDir == "" || *manifest == "" {
+		flag.Usage()
+		os.Exit(2)
+	}
+	r, err := Load(*runDir, *manifest)
+	if err == nil {
+		r.Command = *command
+		r.Machine = ReadMachine()
+		var f *os.File
+		if f, err = os.Create(*out); err == nil {
+			err = r.Write(f)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "report:", err)
+		os.Exit(1)
+	}
+}
+
+// Result is one wrk run, as bench/wrk/report.lua prints it.
+type Result struct {
+	Server     string `json:"server"`
+	Scenario   string `json:"scenario"`
+	DurationUS int64  `json:"duration_us"`
+	Requests   int64  `json:"requests"`
+	Bytes      int64  `json:"bytes"`
+	Errors     struct {
+		Connect, Read, Write, Status, Timeout int64
+	} `json:"errors"`
+	Latency struct {
+		Mean float64 `json:"mean"`
+		P50  int64   `json:"p50"`
+		P90  int64   `json:"p90"`
+		P99  int64   `json:"p99"`
+		Max  int64   `json:"max"`
+	} `json:"latency_us"`
+}
+
+// PagesPerSecond is the completed requests per second.
+func (r Result) PagesPerSecond() float64 {
+	if r.DurationUS <= 0 {
+		return 0
+	}
+	return float64(r.Requests) * 1e6 / float64(r.DurationUS)
+}
+
+// ErrorCount is every failed request: socket errors, timeouts and non-2xx/3xx
+// answers.
+func (r Result) ErrorCount() int64 {
+	e := r.Errors
+	return e.Connect + e.Read + e.Write + e.Status + e.Timeout
+}
+
+// Manifest is the part of the seed manifest the report shows.
+type Manifest struct {
+	Fingerprint string `json:"fingerprint"`
+	Params      struct {
+		Seed          uint64  `json:"seed"`
+		BigIPs        int     `json:"big_ips"`
+		BigEdges      int     `json:"big_edges"`
+		SmallIPs      int     `json:"small_ips"`
+		SmallMaxEdges int     `json:"small_max_edges"`
+		SmallZipfS    float64 `json:"small_zipf_s"`
+		Files         int     `json:"files"`
+	} `json:"params"`
+	Complete    bool     `json:"complete"`
+	BigIPs      []string `json:"big_ips"`
+	Files       int      `json:"files"`
+	BigEdges    int      `json:"big_edges_total"`
+	SmallEdges  int      `json:"small_edges_total"`
+	DocBytesMin int      `json:"doc_bytes_min"`
+	DocBytesMax int      `json:"doc_bytes_max"`
+	DocBytesAvg int      `json:"doc_bytes_avg"`
+	Seconds     float64  `json:"seconds"`
+	StoreBytes  int64    `json:"store_bytes"`
+}
+
+// Scenario is one page the servers were asked for.
+type Scenario struct {
+	Name  string // e.g. deep-l40-gz
+	Page  string // first or deep
+	Limit int
+	Gzip  bool
+	// Bytes is the size of the response body.
+	Bytes int64
+	// Filetrail and Nginx are the wrk runs; nil when missing.
+	Filetrail, Nginx *Result
+}
+
+// ParseScenario splits a scenario name PAGE-lLIMIT[-gz].
+func ParseScenario(name string) (Scenario, error) {
+	s := Scenario{Name: name}
+	rest, gz := strings.CutSuffix(name, "-gz")
+	s.Gzip = gz
+	page, lim, ok := strings.Cut(rest, "-l")
+	n, err := strconv.Atoi(lim)
+	if !ok || err != nil || page == "" || n < 1 {
+		return s, fmt.Errorf("bad scenario name %q (want PAGE-lLIMIT[-gz])", name)
+	}
+	s.Page, s.Limit = page, n
+	return s, nil
+}
+
+// PageFile is the name of the file holding the scenario's response body.
+func (s Scenario) PageFile() string {
+	f := fmt.Sprintf("%s-l%d.json", s.Page, s.Limit)
+	if s.Gzip {
+		f += ".gz"
+	}
+	return f
+}
+
+// Memory is what the RSS samples say, in kB.
+type Memory struct {
+	Samples                 int
+	IdleRSS                 int64 // first sample, before load
+	MaxRSS, MaxAnon, MaxFil int64
+	HWM                     int64 // VmHWM at the end
+}
+
+// Report is everything PERFORMANCE.md shows.
+type Report struct {
+	Scenarios []Scenario
+	Manifest  Manifest
+	Info      map[string]string
+	Memory    Memory
+	Command   string
+	Machine   Machine
+	// Warnings are what the run script found wrong (warnings.md), if anything.
+	Warnings string
+}
+
+// Load reads a run directory and the store's manifest.
+func Load(runDir, manifestPath string) (*Report, error) {
+	r := &Report{}
+	raw, err := os.ReadFile(manifestPath)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(raw, &r.Manifest); err != nil {
+		return nil, fmt.Errorf("%s: %w", manifestPath, err)
+	}
+	if r.Info, err = readEnv(filepath.Join(runDir, "info.env")); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(filepath.Join(runDir, "results.jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	results, err := ReadResults(f)
+	if err != nil {
+		return nil, err
+	}
+	if r.Scenarios, err = Combine(results); err != nil {
+		return nil, err
+	}
+	for i := range r.Scenarios {
+		fi, err := os.Stat(filepath.Join(runDir, "pages", r.Scenarios[i].PageFile()))
+		if err != nil {
+			return nil, err
+		}
+		r.Scenarios[i].Bytes = fi.Size()
+	}
+	if w, err := os.ReadFile(filepath.Join(runDir, "warnings.md")); err == nil {
+		r.Warnings = string(w)
+	}
+	if rf, err := os.Open(filepath.Join(runDir, "rss.tsv")); err == nil {
+		r.Memory, err = ReadMemory(rf)
+		rf.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// ReadResults reads the JSON lines of wrk runs; other lines are an error.
+func ReadResults(rd io.Reader) ([]Result, error) {
+	var out []Result
+	sc := bufio.NewScanner(rd)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		var r Result
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			return nil, fmt.Errorf("results line %d: %w", n, err)
+		}
+		out = append(out, r)
+	}
+	return out, sc.Err()
+}
+
+// Combine pairs the filetrail and nginx runs of each scenario, in the order
+// the scenarios first appear.
+func Combine(results []Result) ([]Scenario, error) {
+	var out []Scenario
+	index := map[string]int{}
+	for _, r := range results {
+		i, ok := index[r.Scenario]
+		if !ok {
+			s, err := ParseScenario(r.Scenario)
+			if err != nil {
+				return nil, err
+			}
+			i = len(out)
+			index[r.Scenario] = i
+			out = append(out, s)
+		}
+		switch r.Server {
+		case "filetrail":
+			out[i].Filetrail = &r
+		case "nginx":
+			out[i].Nginx = &r
+		default:
+			return nil, fmt.Errorf("scenario %s: unknown server %q", r.Scenario, r.Server)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no results")
+	}
+	return out, nil
+}
+
+// ReadMemory reads "VmRSS RssAnon RssFile" samples (kB, tab-separated, one
+// line each; the first taken before any load) and a final "hwm N" line.
+func ReadMemory(rd io.Reader) (Memory, error) {
+	var m Memory
+	sc := bufio.NewScanner(rd)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 2 && f[0] == "hwm" {
+			m.HWM, _ = strconv.ParseInt(f[1], 10, 64)
+			continue
+		}
+		if len(f) != 3 {
+			continue // a sample cut short by the process ending
+		}
+		var v [3]int64
+		for i := range f {
+			v[i], _ = strconv.ParseInt(f[i], 10, 64)
+		}
+		if m.Samples == 0 {
+			m.IdleRSS = v[0]
+		}
+		m.Samples++
+		m.MaxRSS, m.MaxAnon, m.MaxFil = max(m.MaxRSS, v[0]), max(m.MaxAnon, v[1]), max(m.MaxFil, v[2])
+	}
+	return m, sc.Err()
+}
+
+func readEnv(path string) (map[string]string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	env := map[string]string{}
+	for line := range strings.Lines(string(raw)) {
+		if k, v, ok := strings.Cut(strings.TrimRight(line, "\n"), "="); ok {
+			env[k] = v
+		}
+	}
+	return env, nil
+}
+
+// Machine describes the computer the run was on.
+type Machine struct {
+	CPUs     int
+	CPUModel string
+	MemoryKB int64
+	Kernel   string
+}
+
+// ReadMachine reads the machine's description from /proc.
+func ReadMachine() Machine {
+	m := Machine{CPUs: runtime.NumCPU(), CPUModel: "unknown"}
+	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.Lines(string(raw)) {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if raw, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for line := range strings.Lines(string(raw)) {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
+				m.MemoryKB, _ = strconv.ParseInt(f[1], 10, 64)
+			}
+		}
+	}
+	if raw, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(raw))
+	}
+	return m
+}
+
+// Ratio is filetrail's pages/s over nginx's for the scenario, 0 when a run
+// is missing.
+func (s Scenario) Ratio() float64 {
+	if s.Filetrail == nil || s.Nginx == nil || s.Nginx.PagesPerSecond() == 0 {
+		return 0
+	}
+	return s.Filetrail.PagesPerSecond() / s.Nginx.PagesPerSecond()
+}
+
+// DeepCost pairs each deep scenario with the first-page scenario of the same
+// limit and encoding: how many times more a deep page costs filetrail
+// (first pages/s over deep pages/s).
+type DeepCost struct {
+	Limit       int
+	Gzip        bool
+	First, Deep Scenario
+}
+
+// Cost is first pages/s ÷ deep pages/s (1.0: a deep page costs the same).
+func (d DeepCost) Cost() float64 {
+	if d.First.Filetrail == nil || d.Deep.Filetrail == nil || d.Deep.Filetrail.PagesPerSecond() == 0 {
+		return 0
+	}
+	return d.First.Filetrail.PagesPerSecond() / d.Deep.Filetrail.PagesPerSecond()
+}
+
+// DeepCosts lists the deep/first pairs present, by limit then encoding.
+func (r *Report) DeepCosts() []DeepCost {
+	var out []DeepCost
+	for _, d := range r.Scenarios {
+		if d.Page != "deep" {
+			continue
+		}
+		for _, f := range r.Scenarios {
+			if f.Page == "first" && f.Limit == d.Limit && f.Gzip == d.Gzip {
+				out = append(out, DeepCost{Limit: d.Limit, Gzip: d.Gzip, First: f, Deep: d})
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b DeepCost) int {
+		if c := cmp.Compare(a.Limit, b.Limit); c != 0 {
+			return c
+		}
+		return cmp.Compare(btoi(a.Gzip), btoi(b.Gzip))
+	})
+	return out
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Target is one performance goal and how the run fared.
+type Target struct {
+	Name     string
+	Measured string
+	Met      bool
+}
+
+// Targets checks the run against the performance goals: limit-10 pages at
+// no less than half nginx's rate (identity and gzip), deep pages costing at
+// most 1.2 times the first page, resident memory under 150 MB. A goal whose
+// scenarios were not run is left out.
+func (r *Report) Targets() []Target {
+	var out []Target
+	for _, s := range r.Scenarios {
+		if s.Page == "first" && s.Limit == 10 && s.Ratio() > 0 {
+			out = append(out, Target{
+				Name:     fmt.Sprintf("%s: filetrail ≥ 0.5 × nginx", s.Name),
+				Measured: fmt.Sprintf("%.2f", s.Ratio()),
+				Met:      s.Ratio() >= 0.5,
+			})
+		}
+	}
+	for _, d := range r.DeepCosts() {
+		if c := d.Cost(); c > 0 {
+			out = append(out, Target{
+				Name:     fmt.Sprintf("%s: deep page ≤ 1.2 × first page", d.Deep.Name),
+				Measured: fmt.Sprintf("%.2f", c),
+				Met:      c <= 1.2,
+			})
+		}
+	}
+	if r.Memory.Samples > 0 {
+		peak := max(r.Memory.MaxRSS, r.Memory.HWM) * 1024
+		out = append(out, Target{
+			Name:     "resident memory while serving < 150 MB",
+			Measured: fmt.Sprintf("%.1f MB", float64(peak)/1e6),
+			Met:      peak < 150e6,
+		})
+	}
+	return out
+}

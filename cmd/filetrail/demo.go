@@ -1,0 +1,210 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/filetrail/filetrail"
+	"github.com/filetrail/filetrail/ingest"
+)
+
+// Demo data, relative to --data: real VT file reports and sightings derived
+// from real sensor logs (see testdata/SOURCES.md).
+const (
+	demoSightings = "demo/sightings.ndjson"
+	demoReports   = "vt-file-objects"
+	// Examples the demo prints: an IP of the sample sightings, and one of
+	// the sample reports.
+	demoIP   = "108.59.9.32"
+	demoFile = "417c06700c3e899f0554654102fa064385bf1d3ecec32471ac488096d81bf38c"
+	// demoMD5 is a file known only by md5 and sha1 (a Zeek sighting).
+	demoMD5 = "f41826e027bdc0d357a60a56dcdf50c8"
+)
+
+type demoCmd struct {
+	Addr            string        `help:"Address to listen on (HOST:PORT)." default:"127.0.0.1:8080" env:"FILETRAIL_ADDR"`
+	Store           string        `help:"SQLite file for the demo; it is DELETED and recreated on every run." default:"filetrail-demo.db" env:"FILETRAIL_DEMO_STORE"`
+	Data            string        `help:"Directory holding the sample data (demo/sightings.ndjson, vt-file-objects/)." default:"testdata" env:"FILETRAIL_DEMO_DATA"`
+	PublicURL       string        `help:"Scheme and host clients reach the server at; default: http:// and the listening address." env:"FILETRAIL_PUBLIC_URL"`
+	ShutdownTimeout time.Duration `help:"How long a shutdown waits for in-flight requests." default:"30s" env:"FILETRAIL_SHUTDOWN_TIMEOUT"`
+}
+
+func (c *demoCmd) Run(a *app) error {
+	inputs, err := demoInputs(c.Data)
+	if err != nil {
+		return err
+	}
+	kind, path := parseDSN(c.Store)
+	if kind != "sqlite" {
+		return fmt.Errorf("the demo store must be a SQLite file, not %q", c.Store)
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("recreating the demo store: %w", err)
+		}
+	}
+	st, err := openStore(a.ctx, "sqlite:"+path)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	sum, err := loadDemoData(a, st, inputs)
+	if err != nil {
+		return err
+	}
+	premium, _, err := createKey(a, st, "demo-premium", true, false, filetrail.Quota{})
+	if err != nil {
+		return err
+	}
+	public, _, err := createKey(a, st, "demo-public", false, false, filetrail.PublicTierQuota)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return err
+	}
+	base := strings.TrimRight(c.PublicURL, "/")
+	if base == "" {
+		base = "http://" + reachableAddr(ln.Addr())
+	}
+	if err := demoText.Execute(a.stdout, map[string]any{
+		"Base": base, "Store": path, "Premium": premium, "Public": public,
+		"IP": demoIP, "File": demoFile, "MD5": demoMD5,
+		"Files": sum.FileFacts, "Sightings": sum.Sightings, "Edges": sum.NewEdges,
+	}); err != nil {
+		ln.Close()
+		return err
+	}
+	return serveHTTP(a, ln, st, c.PublicURL, c.ShutdownTimeout)
+}
+
+// demoInputs lists the demo's input files under dir: the derived sightings
+// and every report named by its sha256.
+func demoInputs(dir string) ([]string, error) {
+	inputs := []string{filepath.Join(dir, demoSightings)}
+	reports, err := filepath.Glob(filepath.Join(dir, demoReports, "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range reports {
+		if filetrail.HashKindOf(strings.TrimSuffix(filepath.Base(r), ".json")) == filetrail.HashSHA256 {
+			inputs = append(inputs, r)
+		}
+	}
+	for _, in := range inputs {
+		if _, err := os.Stat(in); err != nil {
+			return nil, fmt.Errorf("demo data not found (run the demo from the repository root, or point --data at its testdata directory): %w", err)
+		}
+	}
+	if len(inputs) == 1 {
+		return nil, fmt.Errorf("no VT reports in %s", filepath.Join(dir, demoReports))
+	}
+	slices.Sort(inputs[1:])
+	return inputs, nil
+}
+
+// loadDemoData ingests the demo inputs. The bundled data has no bad
+// record, so any reject is an error.
+func loadDemoData(a *app, st store, inputs []string) (ingest.Summary, error) {
+	w := ingest.NewWriter(st, ingest.WriterOptions{})
+	for _, name := range inputs {
+		f, err := os.Open(name)
+		if err != nil {
+			return ingest.Summary{}, err
+		}
+		err = ingest.Run(a.ctx, w, ingest.Input{Name: name, R: f}, ingest.AutoFormat, ingest.ReaderOptions{})
+		f.Close()
+		if err != nil {
+			return ingest.Summary{}, err
+		}
+	}
+	if err := w.Flush(a.ctx); err != nil {
+		return ingest.Summary{}, err
+	}
+	sum := w.Summary()
+	if sum.Rejected > 0 {
+		_ = sum.WriteText(a.stderr)
+		return sum, fmt.Errorf("the demo data has %d bad records", sum.Rejected)
+	}
+	a.log.Info("demo data loaded", "sightings", sum.Sightings, "file_facts", sum.FileFacts, "edges", sum.NewEdges, "files", sum.NewFiles)
+	return sum, nil
+}
+
+// reachableAddr is addr as a client on this machine can dial it: an
+// unspecified host (":8080", "[::]:8080") becomes the loopback address.
+func reachableAddr(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+var demoText = template.Must(template.New("demo").Parse(`filetrail demo
+==============
+
+Loaded {{.Sightings}} sightings ({{.Edges}} IP-file edges) and {{.Files}} VirusTotal file reports into {{.Store}}.
+
+API keys (new on every run):
+  premium (downloaded_files, itw_ips; no quota): {{.Premium}}
+  public tier (4/min, 500/day, 15500/month):     {{.Public}}
+
+Try it:
+
+  PREMIUM={{.Premium}}
+  PUBLIC={{.Public}}
+
+  # Files downloaded from an IP (premium):
+  curl -s -H "x-apikey: $PREMIUM" '{{.Base}}/api/v3/ip_addresses/{{.IP}}/downloaded_files?limit=10'
+
+  # A file report, by sha256, sha1 or md5 (any key):
+  curl -s -H "x-apikey: $PUBLIC" {{.Base}}/api/v3/files/{{.File}}
+
+  # The IPs a file was downloaded from (premium):
+  curl -s -H "x-apikey: $PREMIUM" {{.Base}}/api/v3/files/{{.MD5}}/itw_ips
+
+With the official Go client (github.com/VirusTotal/vt-go):
+
+  package main
+
+  import (
+  	"fmt"
+  	"log"
+
+  	vt "github.com/VirusTotal/vt-go"
+  )
+
+  func main() {
+  	vt.SetHost("{{.Base}}") // before building any vt.URL
+  	client := vt.NewClient("{{.Premium}}")
+  	it, err := client.Iterator(vt.URL("ip_addresses/%s/downloaded_files", "{{.IP}}"))
+  	if err != nil {
+  		log.Fatal(err)
+  	}
+  	defer it.Close()
+  	for it.Next() {
+  		f := it.Get()
+  		name, _ := f.GetString("meaningful_name")
+  		first, _ := f.GetContextInt64("first_seen")
+  		fmt.Println(f.ID(), name, first)
+  	}
+  	if err := it.Error(); err != nil {
+  		log.Fatal(err)
+  	}
+  }
+
+Serving on {{.Base}} (Ctrl-C to stop).
+`))

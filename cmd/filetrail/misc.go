@@ -1,0 +1,71 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/debug"
+)
+
+type migrateCmd struct {
+	storeFlag `embed:""`
+}
+
+// Run opens the store, which applies its pending migrations, and prints
+// the schema version it is at.
+func (c *migrateCmd) Run(a *app) error {
+	st, err := openStore(a.ctx, c.Store)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	v, err := st.SchemaVersion(a.ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "schema version %d\n", v)
+	return nil
+}
+
+// version is the release version, set at link time with
+// -ldflags "-X main.version=v1.2.3"; empty means the module's version.
+var version string
+
+type versionCmd struct{}
+
+func (versionCmd) Run(a *app) error {
+	v, commit := buildVersion()
+	fmt.Fprintf(a.stdout, "filetrail %s\ncommit: %s\ngo: %s\n", v, commit, runtime.Version())
+	return nil
+}
+
+// buildVersion returns the version and VCS commit the binary was built
+// from, "(devel)" and "unknown" when the build did not record them.
+func buildVersion() (v, commit string) {
+	v, commit = version, "unknown"
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		if v == "" {
+			v = "(devel)"
+		}
+		return v, commit
+	}
+	if v == "" {
+		v = info.Main.Version
+	}
+	if v == "" {
+		v = "(devel)"
+	}
+	modified := false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			commit = s.Value
+		case "vcs.modified":
+			modified = s.Value == "true"
+		}
+	}
+	if modified && commit != "unknown" {
+		commit += " (modified)"
+	}
+	return v, commit
+}

@@ -1,0 +1,208 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"net/netip"
+
+	"github.com/filetrail/filetrail"
+)
+
+// ipKey is the stored form of an IP address: its canonical text.
+func ipKey(ip netip.Addr) (string, error) {
+	if !ip.IsValid() {
+		return "", filetrail.Errorf(filetrail.CodeInvalidArgument, "missing IP address")
+	}
+	return ip.Unmap().WithZone("").String(), nil
+}
+
+// checkPage validates a page request for a list of the given cursor kind.
+func checkPage(req filetrail.PageRequest, kind filetrail.CursorKind) error {
+	if req.Limit < 1 || req.Limit > filetrail.MaxPageLimit {
+		return filetrail.Errorf(filetrail.CodeInvalidArgument, "limit must be between 1 and %d", filetrail.MaxPageLimit)
+	}
+	if req.After != nil && req.After.Kind != kind {
+		return filetrail.Errorf(filetrail.CodeInvalidArgument, "invalid cursor: it belongs to another list")
+	}
+	return nil
+}
+
+// IPSummary returns the IP's aggregates; an unknown IP gives a zero summary.
+func (s *Store) IPSummary(ctx context.Context, ip netip.Addr) (filetrail.IPSummary, error) {
+	key, err := ipKey(ip)
+	if err != nil {
+		return filetrail.IPSummary{}, err
+	}
+	sum := filetrail.IPSummary{IP: ip.Unmap()}
+	err = s.r.QueryRowContext(ctx, "SELECT file_count, first_seen, last_seen FROM ips WHERE ip = ?", key).
+		Scan(&sum.FileCount, &sum.FirstSeen, &sum.LastSeen)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return filetrail.IPSummary{}, mapErr(err, "ip summary")
+	}
+	return sum, nil
+}
+
+// DownloadedFiles returns a page of the files ip served, newest first by
+// first_seen, ties by file id descending: one keyset range read on
+// edges_by_ip, LIMIT n+1, joined to the file documents when withAttributes.
+// The stored JSON is returned as is.
+func (s *Store) DownloadedFiles(ctx context.Context, ip netip.Addr, req filetrail.PageRequest, withAttributes bool) (filetrail.FilePage, error) {
+	key, err := ipKey(ip)
+	if err != nil {
+		return filetrail.FilePage{}, err
+	}
+	if err := checkPage(req, filetrail.CursorFiles); err != nil {
+		return filetrail.FilePage{}, err
+	}
+	cols := "e.file_id, e.first_seen, e.last_seen, e.context, NULL"
+	from := "edges e"
+	if withAttributes {
+		cols = "e.file_id, e.first_seen, e.last_seen, e.context, f.attributes"
+		from = "edges e LEFT JOIN files f ON f.id = e.file_id"
+	}
+	q := "SELECT " + cols + " FROM " + from + " WHERE e.ip = ?"
+	args := []any{key}
+	if req.After != nil {
+		q += " AND (e.first_seen, e.file_id) < (?, ?)"
+		args = append(args, req.After.Time, req.After.ID)
+	}
+	q += " ORDER BY e.first_seen DESC, e.file_id DESC LIMIT ?"
+	args = append(args, req.Limit+1)
+
+	page := filetrail.FilePage{Items: []filetrail.FileEdge{}}
+	err = s.read(ctx, "downloaded files", func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, "SELECT file_count FROM ips WHERE ip = ?", key).Scan(&page.Count); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil // unknown IP: empty page
+			}
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e filetrail.FileEdge
+			var ctxJSON, attrs []byte
+			if err := rows.Scan(&e.FileID, &e.FirstSeen, &e.LastSeen, &ctxJSON, &attrs); err != nil {
+				return err
+			}
+			e.Context = json.RawMessage(ctxJSON)
+			if withAttributes {
+				if attrs == nil {
+					attrs = []byte("{}")
+				}
+				e.Attributes = json.RawMessage(attrs)
+			}
+			page.Items = append(page.Items, e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return filetrail.FilePage{}, err
+	}
+	if len(page.Items) > req.Limit {
+		page.Items = page.Items[:req.Limit]
+		last := page.Items[req.Limit-1]
+		page.Next = &filetrail.Cursor{Kind: filetrail.CursorFiles, Time: last.FirstSeen, ID: last.FileID}
+	}
+	return page, nil
+}
+
+// fileIDOf returns the id of the file known by hash, or NotFound.
+func fileIDOf(ctx context.Context, q querier, hash string) (string, error) {
+	h, _, err := filetrail.ParseHash(hash)
+	if err != nil {
+		return "", err
+	}
+	var id string
+	if err := q.QueryRowContext(ctx, "SELECT file_id FROM hashes WHERE hash = ?", h).Scan(&id); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return "", filetrail.Errorf(filetrail.CodeNotFound, "File %q not found", h)
+		}
+		return "", err
+	}
+	return id, nil
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// File returns the file known by any of its hashes; NotFound when unknown.
+func (s *Store) File(ctx context.Context, hash string) (filetrail.File, error) {
+	var f filetrail.File
+	err := s.read(ctx, "file", func(tx *sql.Tx) error {
+		id, err := fileIDOf(ctx, tx, hash)
+		if err != nil {
+			return err
+		}
+		var attrs []byte
+		if err := tx.QueryRowContext(ctx, "SELECT id, attributes, ip_count FROM files WHERE id = ?", id).Scan(&f.ID, &attrs, &f.IPCount); err != nil {
+			return err
+		}
+		f.Attributes = json.RawMessage(attrs)
+		return nil
+	})
+	if err != nil {
+		return filetrail.File{}, err
+	}
+	return f, nil
+}
+
+// ITWIPs returns a page of the IPs that served the file known by hash,
+// newest first by first_seen, ties by IP text descending.
+func (s *Store) ITWIPs(ctx context.Context, hash string, req filetrail.PageRequest) (filetrail.IPPage, error) {
+	if err := checkPage(req, filetrail.CursorIPs); err != nil {
+		return filetrail.IPPage{}, err
+	}
+	page := filetrail.IPPage{Items: []filetrail.IPEdge{}}
+	err := s.read(ctx, "itw ips", func(tx *sql.Tx) error {
+		id, err := fileIDOf(ctx, tx, hash)
+		if err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, "SELECT ip_count FROM files WHERE id = ?", id).Scan(&page.Count); err != nil {
+			return err
+		}
+		q := "SELECT ip, first_seen, last_seen, context FROM edges WHERE file_id = ?"
+		args := []any{id}
+		if req.After != nil {
+			q += " AND (first_seen, ip) < (?, ?)"
+			args = append(args, req.After.Time, req.After.ID)
+		}
+		q += " ORDER BY first_seen DESC, ip DESC LIMIT ?"
+		args = append(args, req.Limit+1)
+		rows, err := tx.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e filetrail.IPEdge
+			var ipText string
+			var ctxJSON []byte
+			if err := rows.Scan(&ipText, &e.FirstSeen, &e.LastSeen, &ctxJSON); err != nil {
+				return err
+			}
+			if e.IP, err = netip.ParseAddr(ipText); err != nil {
+				return err
+			}
+			e.Context = json.RawMessage(ctxJSON)
+			page.Items = append(page.Items, e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return filetrail.IPPage{}, err
+	}
+	if len(page.Items) > req.Limit {
+		page.Items = page.Items[:req.Limit]
+		last := page.Items[req.Limit-1]
+		page.Next = &filetrail.Cursor{Kind: filetrail.CursorIPs, Time: last.FirstSeen, ID: last.IP.String()}
+	}
+	return page, nil
+}

@@ -1,0 +1,315 @@
+// Package vtapi serves filetrail's VirusTotal API v3 compatible HTTP API
+// (/api/v3/..., see API.md) over a filetrail.Store, plus /healthz, /readyz
+// and /metrics.
+//
+// Every /api/v3 request goes through the same steps, in this order:
+// routing (an unknown path is 404 NotFoundError, a method other than GET or
+// HEAD is 400 BadRequestError; neither needs a key), authentication (401),
+// privilege (403), validation of the request (400), the key's quota (429,
+// with Retry-After) and then the work. Requests refused before the quota
+// step are not counted against it. Store errors become VT errors in one
+// place (toAPIError).
+package vtapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/filetrail/filetrail"
+)
+
+// Options configure the API handler.
+type Options struct {
+	// PublicURL is the scheme and host clients use, e.g.
+	// https://ft.example.org (a trailing slash is ignored). Every link in a
+	// response starts with it. Empty: the scheme and Host of each request.
+	PublicURL string
+	// Logger receives internal errors and recovered panics; nil discards.
+	Logger *slog.Logger
+	// Now is the clock for quotas and the key cache; nil is time.Now.
+	Now func() time.Time
+	// Registry receives the API's metrics; nil is a private registry. The
+	// /metrics endpoint serves Registry when it is also a
+	// prometheus.Gatherer, else prometheus.DefaultGatherer.
+	Registry prometheus.Registerer
+	// KeyCacheTTL is how long a key record is reused before the store is
+	// asked again (a revoked key keeps working for at most this long); 0 is
+	// DefaultKeyCacheTTL, negative disables the cache.
+	KeyCacheTTL time.Duration
+	// RequestTimeout bounds the store work of each request; past it the
+	// request fails with 504 DeadlineExceededError. 0 is
+	// DefaultRequestTimeout, negative means no bound but the request's own
+	// context.
+	RequestTimeout time.Duration
+}
+
+// DefaultRequestTimeout is the RequestTimeout when none is given.
+const DefaultRequestTimeout = 30 * time.Second
+
+type server struct {
+	store     filetrail.Store
+	publicURL string
+	log       *slog.Logger
+	now       func() time.Time
+	timeout   time.Duration
+	keys      *keyCache
+	metrics   *metrics
+	mux       *http.ServeMux
+	notFound  http.Handler
+	metadata  []byte // the /api/v3/metadata response, built once
+}
+
+// New returns the HTTP handler of the API over store. It serves
+// /api/v3/..., /healthz (the process is alive), /readyz (the store answers
+// Ping: 200, else 503) and /metrics (Prometheus). Every other response is
+// JSON with Content-Type application/json, gzip-compressed when the client
+// accepts it. New panics only when opts.Registry already holds a different
+// collector under one of the API's metric names.
+func New(store filetrail.Store, opts Options) http.Handler {
+	s := &server{
+		store:     store,
+		publicURL: strings.TrimRight(opts.PublicURL, "/"),
+		log:       opts.Logger,
+		now:       opts.Now,
+		timeout:   opts.RequestTimeout,
+		metrics:   newMetrics(opts.Registry),
+		mux:       http.NewServeMux(),
+		metadata:  buildMetadata(),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.timeout == 0 {
+		s.timeout = DefaultRequestTimeout
+	}
+	ttl := opts.KeyCacheTTL
+	if ttl == 0 {
+		ttl = DefaultKeyCacheTTL
+	}
+	s.keys = newKeyCache(ttl)
+	s.routes()
+	return s
+}
+
+// routes registers every route. Patterns carry no method: handlers check
+// it themselves so that a wrong method gets a JSON error. The catch-all
+// "/" answers unknown paths with 404 NotFoundError.
+func (s *server) routes() {
+	handle := func(pattern string, h http.HandlerFunc) {
+		s.mux.Handle(pattern, s.instrument(pattern, h))
+	}
+	for _, k := range objectKinds {
+		base := "/api/v3/" + k.Collection + "/{id}"
+		handle(base, s.api(false, s.objectHandler(k)))
+		for _, rel := range k.Relationships {
+			handle(base+"/"+rel.Name, s.api(rel.Premium, s.listHandler(k, rel, false)))
+			handle(base+"/relationships/"+rel.Name, s.api(rel.Premium, s.listHandler(k, rel, true)))
+		}
+	}
+	handle("/api/v3/metadata", s.api(false, func(*apiRequest) (work, error) {
+		return func(_ context.Context, b []byte) ([]byte, error) { return append(b, s.metadata...), nil }, nil
+	}))
+	handle("/healthz", getOnly(s, s.healthz))
+	handle("/readyz", getOnly(s, s.readyz))
+	handle("/metrics", getOnly(s, s.metrics.handler.ServeHTTP))
+	s.notFound = s.instrument("unknown", func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, filetrail.Errorf(filetrail.CodeNotFound, "Path %q not found", truncate(r.URL.Path, 200)))
+	})
+	s.mux.Handle("/", s.notFound)
+}
+
+// ServeHTTP answers paths that are not in canonical form (".." or "//"
+// segments) with 404 NotFoundError, where http.ServeMux would redirect
+// with a non-JSON body, and routes the rest.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p := r.URL.EscapedPath(); r.Method == http.MethodConnect || cleanPath(p) != p {
+		s.notFound.ServeHTTP(w, r)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// cleanPath is the canonical form of a path as http.ServeMux computes it:
+// rooted, without "." or ".." elements or repeated slashes, keeping a
+// trailing slash.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
+}
+
+// instrument wraps a route's handler with panic recovery (500
+// InternalError, logged) and its metrics.
+func (s *server) instrument(route string, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.ErrorContext(r.Context(), "panic serving request", "route", route, "method", r.Method, "path", r.URL.Path, "panic", v)
+				if sw.status != 0 {
+					// Part of the response is out: abort the connection
+					// rather than let the client take it as complete.
+					panic(http.ErrAbortHandler)
+				}
+				s.writeError(sw, r, apiError{Status: http.StatusInternalServerError, Code: filetrail.CodeInternal, Message: msgInternal})
+			}
+			s.metrics.observe(route, sw.status, time.Since(start))
+		}()
+		h(sw, r)
+	})
+}
+
+// statusWriter records the status of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// getOnly refuses methods other than GET and HEAD with 400 BadRequestError.
+func getOnly(s *server, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			s.fail(w, r, filetrail.Errorf(filetrail.CodeBadRequest, "Method %s is not allowed here: use GET", truncate(r.Method, 20)))
+			return
+		}
+		h(w, r)
+	}
+}
+
+// apiRequest is an authenticated /api/v3 request, for a route's prepare
+// step.
+type apiRequest struct {
+	r     *http.Request
+	query url.Values
+	key   filetrail.Key
+	base  string // absolute URL prefix of links: scheme and host
+}
+
+// prepareFunc validates a request and returns the work that answers it.
+// It runs before the quota is counted, so it must not call the store.
+type prepareFunc func(req *apiRequest) (work, error)
+
+// work appends the JSON response of a request to b.
+type work func(ctx context.Context, b []byte) ([]byte, error)
+
+// api wraps an /api/v3 route: method check, authentication, privilege,
+// query parsing, the route's validation, quota, then the work, each step
+// failing with its own VT error.
+func (s *server) api(premium bool, prepare prepareFunc) http.HandlerFunc {
+	return getOnly(s, func(w http.ResponseWriter, r *http.Request) {
+		if s.timeout > 0 {
+			ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
+		ctx := r.Context()
+		key, err := s.authenticate(ctx, r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if premium && !key.Premium {
+			s.fail(w, r, filetrail.Errorf(filetrail.CodeForbidden, msgForbidden))
+			return
+		}
+		q, err := url.ParseQuery(r.URL.RawQuery)
+		if err != nil {
+			s.fail(w, r, filetrail.Errorf(filetrail.CodeBadRequest, "Malformed query string: %v", err))
+			return
+		}
+		do, err := prepare(&apiRequest{r: r, query: q, key: key, base: s.base(r)})
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if err := s.admit(ctx, key); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		bp := getBuffer()
+		defer putBuffer(bp)
+		b, err := do(ctx, *bp)
+		*bp = b[:0]
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		writeJSON(w, r, http.StatusOK, b)
+	})
+}
+
+// base is the absolute URL prefix of the links of a response.
+func (s *server) base(r *http.Request) string {
+	if s.publicURL != "" {
+		return s.publicURL
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	host := r.Host
+	if host == "" {
+		host = "localhost"
+	}
+	return scheme + "://" + host
+}
+
+func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, r, http.StatusOK, []byte(`{"status":"ok"}`))
+}
+
+// readyz answers 200 when the store answers Ping, else 503 TransientError.
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if s.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.timeout)
+		defer cancel()
+	}
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.WarnContext(ctx, "store not ready", "error", err)
+		s.writeError(w, r, apiError{Status: http.StatusServiceUnavailable, Code: filetrail.CodeTransient, Message: "The store is unavailable"})
+		return
+	}
+	writeJSON(w, r, http.StatusOK, []byte(`{"status":"ready"}`))
+}

@@ -1,0 +1,73 @@
+package vtapi
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the API's Prometheus collectors.
+type metrics struct {
+	requests      *prometheus.CounterVec   // by route and status
+	duration      *prometheus.HistogramVec // by route
+	quotaRefusals *prometheus.CounterVec   // by quota window
+	handler       http.Handler             // serves /metrics
+}
+
+// newMetrics registers the API's collectors with reg. A nil reg means a
+// private registry that also carries the Go and process collectors. When
+// reg is not also a Gatherer, /metrics serves prometheus.DefaultGatherer.
+// Collectors already registered by an earlier New on the same registry are
+// reused.
+func newMetrics(reg prometheus.Registerer) *metrics {
+	var gatherer prometheus.Gatherer = prometheus.DefaultGatherer
+	if reg == nil {
+		r := prometheus.NewRegistry()
+		r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		reg = r
+	}
+	if g, ok := reg.(prometheus.Gatherer); ok {
+		gatherer = g
+	}
+	return &metrics{
+		requests: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "filetrail_http_requests_total",
+			Help: "HTTP requests answered, by route and status code.",
+		}, []string{"route", "code"})),
+		duration: register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "filetrail_http_request_duration_seconds",
+			Help:    "Time to answer HTTP requests, by route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route"})),
+		quotaRefusals: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "filetrail_quota_refusals_total",
+			Help: "Requests refused because a quota of the key was used up, by quota window.",
+		}, []string{"window"})),
+		handler: promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}),
+	}
+}
+
+// register registers c, or returns the equal collector registered before.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var dup prometheus.AlreadyRegisteredError
+		if errors.As(err, &dup) {
+			if existing, ok := dup.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		panic(err) // a conflicting collector of the same name: a wiring bug
+	}
+	return c
+}
+
+// observe records one answered request.
+func (m *metrics) observe(route string, status int, elapsed time.Duration) {
+	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(route).Observe(elapsed.Seconds())
+}

@@ -1,0 +1,129 @@
+package vtapi_test
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/filetrail/filetrail"
+	"github.com/filetrail/filetrail/vtapi"
+)
+
+// N parallel clients on a quota-limited key: exactly the quota is admitted.
+func TestQuotaUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	f := shared(t)
+	e := newEnv(t, f, vtapi.Options{})
+	const clients, quota = 40, 13
+	key := f.newKey(t, true, filetrail.Quota{PerMinute: quota, PerDay: 1000})
+	statuses := make([]int, clients)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range clients {
+		wg.Go(func() {
+			<-start
+			req, _ := http.NewRequest("GET", e.srv.URL+downloadedPath(reportsIP.String()), nil)
+			req.Header.Set("x-apikey", key)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			res.Body.Close()
+			statuses[i] = res.StatusCode
+		})
+	}
+	close(start)
+	wg.Wait()
+	count := map[int]int{}
+	for _, s := range statuses {
+		count[s]++
+	}
+	if count[200] != quota || count[429] != clients-quota {
+		t.Fatalf("statuses %v, want %d × 200 and %d × 429", count, quota, clients-quota)
+	}
+}
+
+// /metrics counts requests by route and status, their latency by route,
+// and quota refusals by window.
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	f := shared(t)
+	reg := prometheus.NewRegistry()
+	e := newEnv(t, f, vtapi.Options{Registry: reg})
+	// A second handler on the same registry shares the collectors.
+	e2 := newEnv(t, f, vtapi.Options{Registry: reg})
+	limited := f.newKey(t, false, filetrail.Quota{PerMinute: 1})
+	for range 2 {
+		e.get(t, "/api/v3/files/"+f.reports[0].SHA256, e.public)
+	}
+	e2.get(t, "/api/v3/files/"+f.reports[1].SHA256, e.public)
+	e.get(t, "/api/v3/files/"+strings.Repeat("1", 64), e.public)
+	e.get(t, "/no/such/path", "")
+	e.get(t, "/api/v3/metadata", limited)
+	e.get(t, "/api/v3/metadata", limited)
+
+	r := e.get(t, "/metrics", "")
+	if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("/metrics: %d %s", r.Status, r.Header.Get("Content-Type"))
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(bytes.NewReader(r.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter := func(name string, labels map[string]string) float64 {
+		for _, m := range fams[name].GetMetric() {
+			if hasLabels(m, labels) {
+				if m.Counter != nil {
+					return m.Counter.GetValue()
+				}
+				return float64(m.Histogram.GetSampleCount())
+			}
+		}
+		return 0
+	}
+	for _, tc := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"filetrail_http_requests_total", map[string]string{"route": "/api/v3/files/{id}", "code": "200"}, 3},
+		{"filetrail_http_requests_total", map[string]string{"route": "/api/v3/files/{id}", "code": "404"}, 1},
+		{"filetrail_http_requests_total", map[string]string{"route": "unknown", "code": "404"}, 1},
+		{"filetrail_http_requests_total", map[string]string{"route": "/api/v3/metadata", "code": "429"}, 1},
+		{"filetrail_http_request_duration_seconds", map[string]string{"route": "/api/v3/files/{id}"}, 4},
+		{"filetrail_quota_refusals_total", map[string]string{"window": "minute"}, 1},
+	} {
+		if got := counter(tc.name, tc.labels); got != tc.want {
+			t.Errorf("%s%v = %v, want %v", tc.name, tc.labels, got, tc.want)
+		}
+	}
+
+	// Without a registry: a private one, with the Go collectors.
+	e3 := newEnv(t, f, vtapi.Options{})
+	e3.get(t, "/healthz", "")
+	if body := string(e3.get(t, "/metrics", "").Body); !strings.Contains(body, "go_goroutines") || !strings.Contains(body, "filetrail_http_requests_total") {
+		t.Fatalf("private registry metrics:\n%s", body)
+	}
+}
+
+func hasLabels(m *dto.Metric, want map[string]string) bool {
+	n := 0
+	for _, l := range m.GetLabel() {
+		if v, ok := want[l.GetName()]; ok {
+			if v != l.GetValue() {
+				return false
+			}
+			n++
+		}
+	}
+	return n == len(want)
+}
