@@ -244,8 +244,22 @@ type jsonStream struct {
 	lineAt func(off int64) int64 // offsets asked in increasing order
 }
 
-// token reads the next token.
+// token reads the next token inside a value: the end of the input there
+// is malformed JSON.
 func (js jsonStream) token() (json.Token, error) {
+	tok, err := js.dec.Token()
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return nil, js.syntax(err)
+	}
+	return tok, nil
+}
+
+// topToken reads the token that starts a top-level value; io.EOF means the
+// input ended cleanly.
+func (js jsonStream) topToken() (json.Token, error) {
 	tok, err := js.dec.Token()
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, js.syntax(err)
@@ -338,7 +352,7 @@ type vtError struct {
 // a *syntaxError.
 func (vr vtReader) readValues(ctx context.Context, js jsonStream, raw []byte, sink Sink) error {
 	for {
-		tok, err := js.token()
+		tok, err := js.topToken()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}

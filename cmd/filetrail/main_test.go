@@ -219,6 +219,10 @@ func TestIngestExitCodes(t *testing.T) {
 	if !strings.Contains(errOut, "8 sightings (0 without server IP) and 1 file facts accepted, 0 rejected") {
 		t.Errorf("summary:\n%s", errOut)
 	}
+	// Not a terminal: a plain line per input instead of a progress bar.
+	if !strings.Contains(errOut, "../../testdata/demo/sightings.ndjson: 8 records read, 0 rejected\n") || !strings.Contains(errOut, report+": 1 records read, 0 rejected\n") {
+		t.Errorf("no per-input lines:\n%s", errOut)
+	}
 
 	bad := filepath.Join(dir, "bad.ndjson")
 	content := `{"ip": "192.0.2.1", "md5": "` + strings.Repeat("1", 32) + `", "seen_at": 1700000000}

@@ -77,12 +77,12 @@ func (c *component) stored(id string) *storedFile {
 
 // Apply merges a batch in one transaction; see filetrail.EvidenceWriter.
 func (s *Store) Apply(ctx context.Context, b *filetrail.Batch) (filetrail.ApplyResult, error) {
+	if b == nil || b.Len() == 0 {
+		return filetrail.ApplyResult{}, nil
+	}
 	sightings, facts, factHashes, err := validateBatch(b)
 	if err != nil {
 		return filetrail.ApplyResult{}, err
-	}
-	if len(sightings) == 0 && len(facts) == 0 {
-		return filetrail.ApplyResult{}, nil
 	}
 	var res filetrail.ApplyResult
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -134,8 +134,8 @@ func (a *applier) apply(ctx context.Context, sightings []filetrail.Sighting, fac
 		return filetrail.ApplyResult{}, err
 	}
 
-	// 1. Identity: which stored files do the batch's hashes name, and
-	// which hashes does the batch link together?
+	// 1. Identity: read which stored files the batch's hashes name, then
+	// resolve every record to its file in memory.
 	records := make([]filetrail.Hashes, 0, len(sightings)+len(facts))
 	for _, sg := range sightings {
 		records = append(records, sg.Hashes())
@@ -213,18 +213,8 @@ func (a *applier) apply(ctx context.Context, sightings []filetrail.Sighting, fac
 		if !sg.IP.IsValid() {
 			continue
 		}
-		p := pair{sg.IP.String(), compOf(i).id}
-		evs := batchEv[p]
-		if evs == nil {
-			evs = map[evKey]filetrail.Evidence{}
-			batchEv[p] = evs
-		}
-		k := evKey{sg.URL, sg.Source}
-		e := filetrail.Evidence{URL: sg.URL, Source: sg.Source, FirstSeen: sg.SeenAt, LastSeen: sg.SeenAt}
-		if old, ok := evs[k]; ok {
-			e.Merge(old)
-		}
-		evs[k] = e
+		addEvidence(batchEv, pair{sg.IP.String(), compOf(i).id},
+			filetrail.Evidence{URL: sg.URL, Source: sg.Source, FirstSeen: sg.SeenAt, LastSeen: sg.SeenAt})
 	}
 	ipDelta, err := a.applyEdges(ctx, comps, batchEv, &res)
 	if err != nil {

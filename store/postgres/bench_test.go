@@ -69,20 +69,32 @@ func countSightings(bs []*filetrail.Batch) int {
 }
 
 // BenchmarkApply ingests a workload into an empty database with each way
-// of writing sets of rows, and reports sightings per second.
+// of writing sets of rows (arrays, copy), and into SQLite as the peer, and
+// reports sightings per second.
 func BenchmarkApply(b *testing.B) {
 	n := benchSize(b, "FILETRAIL_BENCH_SIGHTINGS", 20000)
 	w := newWorkload(b, 3, n, max(n/10, 10), max(n/100, 4))
 	batches := rebatch(w, benchSize(b, "FILETRAIL_BENCH_BATCH", 2000))
 	sightings := countSightings(batches)
-	for _, mode := range []string{"arrays", "copy"} {
+	for _, mode := range []string{"arrays", "copy", "sqlite"} {
 		b.Run(mode, func(b *testing.B) {
 			var elapsed time.Duration
-			for range b.N {
+			for i := range b.N {
 				b.StopTimer()
-				s := openStore(b)
-				if mode == "copy" {
-					postgres.UseCopyForTest(s)
+				var s filetrail.Store
+				switch mode {
+				case "sqlite": // the peer: the same batches into the embedded store
+					lite, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), fmt.Sprintf("apply-%d.db", i)))
+					if err != nil {
+						b.Fatal(err)
+					}
+					s = lite
+				case "copy":
+					pg := openStore(b)
+					postgres.UseCopyForTest(pg)
+					s = pg
+				default:
+					s = openStore(b)
 				}
 				b.StartTimer()
 				start := time.Now()
@@ -196,6 +208,17 @@ func BenchmarkPage(b *testing.B) {
 			}
 		}
 	}
+	var total int64
+	for _, t := range ingestTables {
+		var n int64
+		if err := postgres.PoolForTest(pg).QueryRow(b.Context(), `SELECT pg_total_relation_size($1::regclass)`, t).Scan(&n); err != nil {
+			b.Fatal(err)
+		}
+		total += n
+		b.Logf("%-10s %8.1f KiB", t, float64(n)/1024)
+	}
+	b.Logf("PostgreSQL: %d edges in %.1f MiB, %.0f bytes per edge (tables and indexes)", edges, float64(total)/(1<<20), float64(total)/float64(edges))
+
 	// The cursor 90% down the list, found by walking the pages once.
 	var deep *filetrail.Cursor
 	req := filetrail.PageRequest{Limit: filetrail.MaxPageLimit}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"slices"
 
 	"github.com/filetrail/filetrail"
@@ -93,7 +94,8 @@ type hints struct {
 // fileRow is what the applier knows of a file's row.
 type fileRow struct {
 	hashes  filetrail.Hashes
-	existed bool // the row was in the database before the batch
+	names   map[string]bool // file names from sightings: stored, merged and new
+	existed bool            // the row was in the database before the batch
 	// absorbed is set when a file that existed before the batch was merged
 	// into this one: then this file is not new.
 	absorbed bool
@@ -178,24 +180,31 @@ func (a *applier) run(sightings []filetrail.Sighting, facts []filetrail.FileFact
 		if h == nil {
 			h = &hints{}
 		}
-		rows = append(rows, []any{id, f.hashes.SHA256, f.hashes.SHA1, f.hashes.MD5, h.size, h.seen.first, h.seen.last})
+		for n := range h.names {
+			f.names[n] = true
+		}
+		names, err := json.Marshal(sortedKeys(f.names))
+		if err != nil {
+			return res, err
+		}
+		rows = append(rows, []any{id, f.hashes.SHA256, f.hashes.SHA1, f.hashes.MD5, string(names), h.size, h.seen.first, h.seen.last})
 	}
-	err := execValues(a.ctx, a.tx, "INSERT INTO files (id, sha256, sha1, md5, hint_size, hint_first, hint_last)",
+	err := execValues(a.ctx, a.tx, "INSERT INTO files (id, sha256, sha1, md5, names, hint_size, hint_first, hint_last)",
 		`ON CONFLICT (id) DO UPDATE SET sha256 = excluded.sha256, sha1 = excluded.sha1, md5 = excluded.md5,
-			hint_size = max(hint_size, excluded.hint_size),
+			names = excluded.names, hint_size = max(hint_size, excluded.hint_size),
 			hint_first = CASE WHEN hint_first = 0 THEN excluded.hint_first WHEN excluded.hint_first = 0 THEN hint_first
 				ELSE min(hint_first, excluded.hint_first) END,
 			hint_last = max(hint_last, excluded.hint_last)
-		WHERE sha256 != excluded.sha256 OR sha1 != excluded.sha1 OR md5 != excluded.md5
+		WHERE sha256 != excluded.sha256 OR sha1 != excluded.sha1 OR md5 != excluded.md5 OR names != excluded.names
 			OR excluded.hint_size > hint_size OR excluded.hint_last > hint_last
 			OR (excluded.hint_first != 0 AND (hint_first = 0 OR excluded.hint_first < hint_first))
-		RETURNING id`, 7, rows, a.touchFile)
+		RETURNING id`, 8, rows, a.touchFile)
 	if err != nil {
 		return res, err
 	}
 	for _, id := range a.merged {
 		if a.files[id].existed {
-			if err := a.moveFile(id, a.final(id)); err != nil {
+			if err := a.moveFile(id, a.files[id].hashes, a.final(id)); err != nil {
 				return res, err
 			}
 		}
@@ -209,10 +218,7 @@ func (a *applier) run(sightings []filetrail.Sighting, facts []filetrail.FileFact
 		return res, err
 	}
 
-	// Phase 3: names, evidence and facts.
-	if err := a.writeNames(fileHints); err != nil {
-		return res, err
-	}
+	// Phase 3: evidence and facts.
 	if err := a.writeEvidence(sightings, sightFile); err != nil {
 		return res, err
 	}
@@ -253,18 +259,6 @@ func gatherHints(sightings []filetrail.Sighting, fileOf []string) map[string]*hi
 		h.seen.add(sg.SeenAt, sg.SeenAt)
 	}
 	return out
-}
-
-// writeNames adds the sightings' file names; a file that gains one is
-// touched.
-func (a *applier) writeNames(fileHints map[string]*hints) error {
-	var rows [][]any
-	for _, id := range sortedKeys(fileHints) {
-		for _, n := range sortedKeys(fileHints[id].names) {
-			rows = append(rows, []any{id, n})
-		}
-	}
-	return execValues(a.ctx, a.tx, "INSERT INTO file_names (file_id, name)", "ON CONFLICT DO NOTHING RETURNING file_id", 2, rows, a.touchFile)
 }
 
 // writeEvidence merges the sightings with an IP into evidence rows
@@ -464,29 +458,20 @@ func (a *applier) deriveFiles() error {
 		attrs string
 	}
 	files := map[string]*file{}
-	err := queryKeys(a.ctx, a.tx, "SELECT id, sha256, sha1, md5, hint_size, hint_first, hint_last, attributes FROM files WHERE id IN (%K)", 1, keys,
+	err := queryKeys(a.ctx, a.tx, "SELECT id, sha256, sha1, md5, names, hint_size, hint_first, hint_last, attributes FROM files WHERE id IN (%K)", 1, keys,
 		func(r *sql.Rows) error {
 			var id string
+			var names []byte
 			f := &file{}
-			if err := r.Scan(&id, &f.h.SHA256, &f.h.SHA1, &f.h.MD5, &f.hints.Size, &f.hints.FirstSeen, &f.hints.LastSeen, &f.attrs); err != nil {
+			if err := r.Scan(&id, &f.h.SHA256, &f.h.SHA1, &f.h.MD5, &names, &f.hints.Size, &f.hints.FirstSeen, &f.hints.LastSeen, &f.attrs); err != nil {
 				return err
+			}
+			if err := json.Unmarshal(names, &f.hints.Names); err != nil {
+				return fmt.Errorf("file %s: names: %w", id, err)
 			}
 			files[id] = f
 			return nil
 		})
-	if err != nil {
-		return err
-	}
-	err = queryKeys(a.ctx, a.tx, "SELECT file_id, name FROM file_names WHERE file_id IN (%K)", 1, keys, func(r *sql.Rows) error {
-		var id, name string
-		if err := r.Scan(&id, &name); err != nil {
-			return err
-		}
-		if f := files[id]; f != nil {
-			f.hints.Names = append(f.hints.Names, name)
-		}
-		return nil
-	})
 	if err != nil {
 		return err
 	}

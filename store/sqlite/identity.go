@@ -3,14 +3,17 @@ package sqlite
 import (
 	"cmp"
 	"database/sql"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/filetrail/filetrail"
 )
 
 // File identity (DESIGN.md "File identity"): a file's id is its strongest
-// known hash. The hashes table maps every known hash to its file id. When a
+// known hash. A sha256 only ever names the file of that id; the hashes table
+// maps every known md5 and sha1 to its file id. When a
 // record links an md5- or sha1-only file to a stronger hash, the weak file is
 // merged into the strong one: its evidence, edges, facts, names, hints and
 // hashes move, and the per-IP counts are fixed.
@@ -30,7 +33,11 @@ func (a *applier) final(id string) string {
 func (a *applier) lookup(hash string) (string, error) {
 	id, ok := a.hashFile[hash]
 	if !ok {
-		err := a.tx.QueryRowContext(a.ctx, "SELECT file_id FROM hashes WHERE hash = ?", hash).Scan(&id)
+		q := "SELECT file_id FROM hashes WHERE hash = ?"
+		if filetrail.HashKindOf(hash) == filetrail.HashSHA256 {
+			q = "SELECT id FROM files WHERE id = ?"
+		}
+		err := a.tx.QueryRowContext(a.ctx, q, hash).Scan(&id)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return "", err
 		}
@@ -47,19 +54,54 @@ func (a *applier) file(id string) (*fileRow, error) {
 	if f, ok := a.files[id]; ok {
 		return f, nil
 	}
-	f := &fileRow{}
-	err := a.tx.QueryRowContext(a.ctx, "SELECT sha256, sha1, md5 FROM files WHERE id = ?", id).
-		Scan(&f.hashes.SHA256, &f.hashes.SHA1, &f.hashes.MD5)
+	_, f, err := scanFileRow(a.tx.QueryRowContext(a.ctx, "SELECT "+fileRowColumns+" FROM files WHERE id = ?", id))
 	switch {
 	case err == nil:
-		f.existed = true
 	case errors.Is(err, sql.ErrNoRows):
-		f.hashes = addHash(f.hashes, id)
+		f = newFileRow(id)
 	default:
 		return nil, err
 	}
 	a.files[id] = f
 	return f, nil
+}
+
+// newFileRow is the record of a file not yet stored.
+func newFileRow(id string) *fileRow {
+	return &fileRow{hashes: addHash(filetrail.Hashes{}, id), names: map[string]bool{}}
+}
+
+const fileRowColumns = "id, sha256, sha1, md5, names"
+
+// scanFileRow reads the fileRowColumns of a stored file.
+func scanFileRow(r interface{ Scan(...any) error }) (string, *fileRow, error) {
+	f := &fileRow{existed: true, names: map[string]bool{}}
+	var id string
+	var names []byte
+	if err := r.Scan(&id, &f.hashes.SHA256, &f.hashes.SHA1, &f.hashes.MD5, &names); err != nil {
+		return "", nil, err
+	}
+	var list []string
+	if err := json.Unmarshal(names, &list); err != nil {
+		return "", nil, fmt.Errorf("file %s: names: %w", id, err)
+	}
+	for _, n := range list {
+		f.names[n] = true
+	}
+	return id, f, nil
+}
+
+// fits reports whether hash may be one of h: h has no hash of its kind, or
+// has this one.
+func fits(h filetrail.Hashes, hash string) bool {
+	switch filetrail.HashKindOf(hash) {
+	case filetrail.HashSHA256:
+		return h.SHA256 == "" || h.SHA256 == hash
+	case filetrail.HashSHA1:
+		return h.SHA1 == "" || h.SHA1 == hash
+	default:
+		return h.MD5 == "" || h.MD5 == hash
+	}
 }
 
 // addHash sets the field of h that hash's kind names, when it is empty.
@@ -87,8 +129,9 @@ func unionHashes(h, o filetrail.Hashes) filetrail.Hashes {
 // record's own strongest hash and the ids of the files its hashes already
 // name (the record's own wins a tie); every md5/sha1-only file among those
 // is merged into it; each of the record's hashes is registered for it,
-// except a hash that already names another sha256 file (conflicting links
-// keep the first one).
+// except a hash that already names another sha256 file or whose kind the
+// file already has with another value (conflicting links keep the first).
+// So the hashes that name a file are those of its hash columns.
 func (a *applier) resolve(h filetrail.Hashes) (string, error) {
 	target := h.Strongest()
 	var found []string
@@ -124,6 +167,9 @@ func (a *applier) resolve(h filetrail.Hashes) (string, error) {
 		a.forward[id] = target
 		a.merged = append(a.merged, id)
 		t.hashes = unionHashes(t.hashes, w.hashes)
+		for n := range w.names {
+			t.names[n] = true
+		}
 		t.absorbed = t.absorbed || w.existed || w.absorbed
 	}
 	for _, x := range []string{h.SHA256, h.SHA1, h.MD5} {
@@ -134,9 +180,11 @@ func (a *applier) resolve(h filetrail.Hashes) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if cur == "" || cur == target {
+		if (cur == "" || cur == target) && fits(t.hashes, x) {
 			a.hashFile[x] = target
-			a.newHash[x] = target
+			if filetrail.HashKindOf(x) != filetrail.HashSHA256 {
+				a.newHash[x] = target
+			}
 			t.hashes = addHash(t.hashes, x)
 		}
 	}
@@ -146,8 +194,8 @@ func (a *applier) resolve(h filetrail.Hashes) (string, error) {
 // moveFile merges the stored data of file from into file to and deletes
 // from: evidence and edges (an IP that served both keeps one edge and its
 // count drops by one), facts (the superseding one per origin and source),
-// names, hints and hashes.
-func (a *applier) moveFile(from, to string) error {
+// hints and hashes (names were merged in memory).
+func (a *applier) moveFile(from string, fromHashes filetrail.Hashes, to string) error {
 	rows, err := a.tx.QueryContext(a.ctx, "SELECT ip FROM edges WHERE file_id = ?", from)
 	if err != nil {
 		return err
@@ -198,13 +246,11 @@ func (a *applier) moveFile(from, to string) error {
 				evidence_time = excluded.evidence_time, digest = excluded.digest, attributes = excluded.attributes
 			WHERE ` + supersedes, []any{to, from}},
 		{"DELETE FROM facts WHERE file_id = ?", []any{from}},
-		{"INSERT OR IGNORE INTO file_names (file_id, name) SELECT ?, name FROM file_names WHERE file_id = ?", []any{to, from}},
-		{"DELETE FROM file_names WHERE file_id = ?", []any{from}},
 		{`UPDATE files SET hint_size = max(files.hint_size, o.hint_size),
 				hint_first = CASE WHEN files.hint_first = 0 THEN o.hint_first WHEN o.hint_first = 0 THEN files.hint_first ELSE min(files.hint_first, o.hint_first) END,
 				hint_last = max(files.hint_last, o.hint_last)
 			FROM (SELECT hint_size, hint_first, hint_last FROM files WHERE id = ?) AS o WHERE files.id = ?`, []any{from, to}},
-		{"UPDATE hashes SET file_id = ? WHERE file_id = ?", []any{to, from}},
+		{"UPDATE hashes SET file_id = ? WHERE hash IN (?, ?, ?) AND file_id = ?", []any{to, fromHashes.SHA256, fromHashes.SHA1, fromHashes.MD5, from}},
 		{"DELETE FROM files WHERE id = ?", []any{from}},
 	}
 	for _, st := range steps {
@@ -236,10 +282,16 @@ func (a *applier) prefetch(hs []filetrail.Hashes) error {
 		}
 	}
 	ids := map[string]bool{}
+	var weak []string
 	for _, h := range hashes {
 		a.hashFile[h] = ""
+		if filetrail.HashKindOf(h) == filetrail.HashSHA256 {
+			ids[h] = true // a sha256 names the file of that id, if any
+		} else {
+			weak = append(weak, h)
+		}
 	}
-	err := queryKeys(a.ctx, a.tx, "SELECT hash, file_id FROM hashes WHERE hash IN (%K)", 1, stringKeys(hashes), func(r *sql.Rows) error {
+	err := queryKeys(a.ctx, a.tx, "SELECT hash, file_id FROM hashes WHERE hash IN (%K)", 1, stringKeys(weak), func(r *sql.Rows) error {
 		var h, id string
 		if err := r.Scan(&h, &id); err != nil {
 			return err
@@ -258,16 +310,18 @@ func (a *applier) prefetch(hs []filetrail.Hashes) error {
 	for id := range ids {
 		if _, ok := a.files[id]; !ok {
 			want = append(want, id)
-			a.files[id] = &fileRow{hashes: addHash(filetrail.Hashes{}, id)}
+			a.files[id] = newFileRow(id)
 		}
 	}
-	return queryKeys(a.ctx, a.tx, "SELECT id, sha256, sha1, md5 FROM files WHERE id IN (%K)", 1, stringKeys(want), func(r *sql.Rows) error {
-		var id string
-		var h filetrail.Hashes
-		if err := r.Scan(&id, &h.SHA256, &h.SHA1, &h.MD5); err != nil {
+	return queryKeys(a.ctx, a.tx, "SELECT "+fileRowColumns+" FROM files WHERE id IN (%K)", 1, stringKeys(want), func(r *sql.Rows) error {
+		id, f, err := scanFileRow(r)
+		if err != nil {
 			return err
 		}
-		a.files[id] = &fileRow{hashes: h, existed: true}
+		a.files[id] = f
+		if _, ok := a.hashFile[id]; ok && filetrail.HashKindOf(id) == filetrail.HashSHA256 {
+			a.hashFile[id] = id
+		}
 		return nil
 	})
 }

@@ -114,12 +114,16 @@ func (s *Store) DownloadedFiles(ctx context.Context, ip netip.Addr, req filetrai
 
 // fileIDOf returns the id of the file known by hash, or NotFound.
 func fileIDOf(ctx context.Context, q querier, hash string) (string, error) {
-	h, _, err := filetrail.ParseHash(hash)
+	h, kind, err := filetrail.ParseHash(hash)
 	if err != nil {
 		return "", err
 	}
+	lookup := "SELECT file_id FROM hashes WHERE hash = ?"
+	if kind == filetrail.HashSHA256 {
+		lookup = "SELECT id FROM files WHERE id = ?" // a sha256 is its file's id
+	}
 	var id string
-	if err := q.QueryRowContext(ctx, "SELECT file_id FROM hashes WHERE hash = ?", h).Scan(&id); err != nil {
+	if err := q.QueryRowContext(ctx, lookup, h).Scan(&id); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return "", filetrail.Errorf(filetrail.CodeNotFound, "File %q not found", h)
 		}

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mattn/go-sqlite3"
 
@@ -30,6 +31,10 @@ var migrationFiles embed.FS
 
 // readConns is the size of the read pool.
 const readConns = 4
+
+// busyTimeout is how long a statement waits for a lock held by another
+// connection (another process writing) before failing with Transient.
+var busyTimeout = 10 * time.Second
 
 // driverName is go-sqlite3 with the connection settings that the DSN
 // cannot carry.
@@ -59,11 +64,16 @@ var _ filetrail.Store = (*Store)(nil)
 // it to WAL mode and applies the pending migrations. The path must be a file
 // name (not ":memory:") without '?'.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return open(ctx, path, LatestSchemaVersion())
+}
+
+// open is Open applying the migrations up to version upTo only.
+func open(ctx context.Context, path string, upTo int) (*Store, error) {
 	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, ":memory:") || strings.HasPrefix(path, "file:") {
 		return nil, filetrail.Errorf(filetrail.CodeInvalidArgument, "invalid database path %q: a file name without '?' or '#' is required", path)
 	}
-	common := "_busy_timeout=10000&_stmt_cache_size=64&_foreign_keys=0"
-	w, err := sql.Open(driverName, path+"?"+common+"&_journal_mode=WAL&_synchronous=OFF&_txlock=immediate&_cache_size=-32768")
+	common := fmt.Sprintf("_busy_timeout=%d&_stmt_cache_size=64&_foreign_keys=0", busyTimeout.Milliseconds())
+	w, err := sql.Open(driverName, path+"?"+common+"&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate&_cache_size=-32768")
 	if err != nil {
 		return nil, mapErr(err, "open")
 	}
@@ -72,8 +82,15 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 	s := &Store{w: w}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, upTo); err != nil {
 		w.Close()
+		return nil, err
+	}
+	if v, err := s.SchemaVersion(ctx); err != nil || v > LatestSchemaVersion() {
+		w.Close()
+		if err == nil {
+			err = fmt.Errorf("sqlite: the database's schema version %d is newer than this build's %d", v, LatestSchemaVersion())
+		}
 		return nil, err
 	}
 	r, err := sql.Open(driverName, path+"?"+common+"&_txlock=deferred&_query_only=1&_cache_size=-16384")
@@ -177,7 +194,7 @@ func migrations() ([]migration, error) {
 // migrate applies, each in its own write transaction, the migrations newer
 // than the database's version. Concurrent openers are serialised by the
 // write lock, so each migration runs once.
-func (s *Store) migrate(ctx context.Context) error {
+func (s *Store) migrate(ctx context.Context, upTo int) error {
 	ms, err := migrations()
 	if err != nil {
 		return err
@@ -187,6 +204,9 @@ func (s *Store) migrate(ctx context.Context) error {
 		return mapErr(err, "migrate")
 	}
 	for _, m := range ms {
+		if m.version > upTo {
+			break
+		}
 		err := s.write(ctx, "migrate", func(tx *sql.Tx) error {
 			var n int
 			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE version = ?", m.version).Scan(&n); err != nil {
