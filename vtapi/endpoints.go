@@ -28,7 +28,7 @@ func (s *server) objectHandler(k *objectKind) prepareFunc {
 				return b, err
 			}
 			b = append(b, `{"data":`...)
-			b = appendObjectHead(b, req.base, k.Type, k.Collection, obj.id)
+			b = appendObjectHead(b, req.base, k.typ, k.collection, obj.id)
 			b = append(b, `,"attributes":`...)
 			b = appendRaw(b, obj.attributes)
 			if rels != nil {
@@ -41,11 +41,10 @@ func (s *server) objectHandler(k *objectKind) prepareFunc {
 					if i > 0 {
 						b = append(b, ',')
 					}
-					b = appendString(b, rel.Name)
+					b = appendString(b, rel.name)
 					b = append(b, ':')
-					list := relationshipURL(req.base, k, obj.id, rel)
 					b = appendList(b, req.base, p, listView{
-						url:     list,
+						url:     relationshipURL(req.base, k, obj.id, rel),
 						related: listURL(req.base, k, obj.id, rel),
 						limit:   EmbeddedPageLimit,
 					})
@@ -76,9 +75,9 @@ func embeddedRelationships(k *objectKind, req *apiRequest) ([]*relationship, err
 			asked = true
 			rel := k.relationship(name)
 			if rel == nil {
-				return nil, filetrail.Errorf(filetrail.CodeInvalidArgument, "Unknown relationship %q for %s objects", truncate(name, 100), k.Type)
+				return nil, filetrail.Errorf(filetrail.CodeInvalidArgument, "Unknown relationship %q for %s objects", truncate(name, 100), k.typ)
 			}
-			if (rel.Premium && !req.key.Premium) || containsRel(rels, rel) {
+			if (rel.premium && !req.key.Premium) || containsRel(rels, rel) {
 				continue
 			}
 			rels = append(rels, rel)
@@ -108,7 +107,7 @@ func (s *server) listHandler(k *objectKind, rel *relationship, descriptorsPath b
 		if err != nil {
 			return nil, err
 		}
-		pr, err := parsePage(req.query, rel.Cursor)
+		pr, err := parsePage(req.query, rel.cursor)
 		if err != nil {
 			return nil, err
 		}
@@ -118,11 +117,11 @@ func (s *server) listHandler(k *objectKind, rel *relationship, descriptorsPath b
 				return nil, err
 			}
 		}
+		descriptors := descriptorsPath || descriptorsOnly
 		view := listView{
 			limit:           pr.Limit,
 			cursor:          lastValue(req.query, "cursor"),
 			descriptorsOnly: descriptorsOnly,
-			full:            !descriptorsPath && !descriptorsOnly,
 		}
 		if descriptorsPath {
 			view.url = relationshipURL(req.base, k, id, rel)
@@ -130,7 +129,7 @@ func (s *server) listHandler(k *objectKind, rel *relationship, descriptorsPath b
 			view.url = listURL(req.base, k, id, rel)
 		}
 		return func(ctx context.Context, b []byte) ([]byte, error) {
-			p, err := rel.load(ctx, s.store, id, pr, view.full)
+			p, err := rel.load(ctx, s.store, id, pr, !descriptors)
 			if err != nil {
 				return b, err
 			}
@@ -141,12 +140,12 @@ func (s *server) listHandler(k *objectKind, rel *relationship, descriptorsPath b
 
 // listURL is the absolute URL of a relationship's full list.
 func listURL(base string, k *objectKind, id string, rel *relationship) string {
-	return base + "/api/v3/" + k.Collection + "/" + id + "/" + rel.Name
+	return base + "/api/v3/" + k.collection + "/" + id + "/" + rel.name
 }
 
 // relationshipURL is the absolute URL of a relationship's descriptor list.
 func relationshipURL(base string, k *objectKind, id string, rel *relationship) string {
-	return base + "/api/v3/" + k.Collection + "/" + id + "/relationships/" + rel.Name
+	return base + "/api/v3/" + k.collection + "/" + id + "/relationships/" + rel.name
 }
 
 // listView is how a page of a relationship is shown.
@@ -156,7 +155,6 @@ type listView struct {
 	limit           int    // the effective page size
 	cursor          string // the request's cursor, "" for the first page
 	descriptorsOnly bool   // links carry descriptors_only=true
-	full            bool   // items are full objects, not descriptors
 }
 
 // appendList appends a page as a VT collection (API.md §4):
@@ -169,7 +167,7 @@ func appendList(b []byte, base string, p page, v listView) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = p.item(b, base, i, v.full)
+		b = p.item(b, base, i)
 	}
 	b = append(b, `],"meta":{"count":`...)
 	b = appendInt(b, p.count)
@@ -204,10 +202,10 @@ func buildMetadata() []byte {
 	rels := map[string][]relMeta{}
 	for _, k := range objectKinds {
 		list := []relMeta{}
-		for _, rel := range k.Relationships {
-			list = append(list, relMeta{rel.Name, rel.Description})
+		for _, rel := range k.relationships {
+			list = append(list, relMeta{rel.name, rel.description})
 		}
-		rels[k.Type] = list
+		rels[k.typ] = list
 	}
 	b, err := json.Marshal(map[string]any{"data": map[string]any{
 		"relationships": rels,

@@ -261,6 +261,8 @@ func TestInternalError(t *testing.T) {
 	if !strings.Contains(e.logs.String(), "no such table") {
 		t.Fatalf("the cause is not logged:\n%s", e.logs)
 	}
+	_, err = vtClient(e.premium).GetObject(serverURL(e, "/api/v3/ip_addresses/"+reportsIP.String()))
+	wantVTError(t, err, filetrail.CodeInternal)
 }
 
 // A request whose deadline passes during store work: 504.
@@ -269,6 +271,8 @@ func TestDeadlineExceeded(t *testing.T) {
 	f := shared(t)
 	e := newEnv(t, f, vtapi.Options{RequestTimeout: time.Nanosecond, KeyCacheTTL: -1})
 	wantError(t, e.get(t, "/api/v3/ip_addresses/"+reportsIP.String(), e.public), 504, filetrail.CodeDeadlineExceeded)
+	_, err := vtClient(e.public).GetObject(serverURL(e, "/api/v3/ip_addresses/"+reportsIP.String()))
+	wantVTError(t, err, filetrail.CodeDeadlineExceeded)
 }
 
 // Another process holds the database's write lock for longer than the

@@ -109,19 +109,19 @@ func (s *server) routes() {
 		s.mux.Handle(pattern, s.instrument(pattern, h))
 	}
 	for _, k := range objectKinds {
-		base := "/api/v3/" + k.Collection + "/{id}"
+		base := "/api/v3/" + k.collection + "/{id}"
 		handle(base, s.api(false, s.objectHandler(k)))
-		for _, rel := range k.Relationships {
-			handle(base+"/"+rel.Name, s.api(rel.Premium, s.listHandler(k, rel, false)))
-			handle(base+"/relationships/"+rel.Name, s.api(rel.Premium, s.listHandler(k, rel, true)))
+		for _, rel := range k.relationships {
+			handle(base+"/"+rel.name, s.api(rel.premium, s.listHandler(k, rel, false)))
+			handle(base+"/relationships/"+rel.name, s.api(rel.premium, s.listHandler(k, rel, true)))
 		}
 	}
 	handle("/api/v3/metadata", s.api(false, func(*apiRequest) (work, error) {
 		return func(_ context.Context, b []byte) ([]byte, error) { return append(b, s.metadata...), nil }, nil
 	}))
-	handle("/healthz", getOnly(s, s.healthz))
-	handle("/readyz", getOnly(s, s.readyz))
-	handle("/metrics", getOnly(s, s.metrics.handler.ServeHTTP))
+	handle("/healthz", s.getOnly(s.healthz))
+	handle("/readyz", s.getOnly(s.readyz))
+	handle("/metrics", s.getOnly(s.metrics.handler.ServeHTTP))
 	s.notFound = s.instrument("unknown", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, filetrail.Errorf(filetrail.CodeNotFound, "Path %q not found", truncate(r.URL.Path, 200)))
 	})
@@ -205,7 +205,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // getOnly refuses methods other than GET and HEAD with 400 BadRequestError.
-func getOnly(s *server, h http.HandlerFunc) http.HandlerFunc {
+func (s *server) getOnly(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -236,7 +236,7 @@ type work func(ctx context.Context, b []byte) ([]byte, error)
 // query parsing, the route's validation, quota, then the work, each step
 // failing with its own VT error.
 func (s *server) api(premium bool, prepare prepareFunc) http.HandlerFunc {
-	return getOnly(s, func(w http.ResponseWriter, r *http.Request) {
+	return s.getOnly(func(w http.ResponseWriter, r *http.Request) {
 		if s.timeout > 0 {
 			ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 			defer cancel()

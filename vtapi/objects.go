@@ -12,8 +12,8 @@ import (
 // GET /api/v3/{collection}/{id} returns one object, and each of its
 // relationships is served as a list (see relationship).
 type objectKind struct {
-	Type       string // VT object type, e.g. "ip_address"
-	Collection string // path segment, e.g. "ip_addresses"
+	typ        string // VT object type, e.g. "ip_address"
+	collection string // path segment, e.g. "ip_addresses"
 	// parseID validates an id from a request path and returns it in the
 	// form the store and the links use. A bad id is InvalidArgument.
 	parseID func(raw string) (string, error)
@@ -21,7 +21,7 @@ type objectKind struct {
 	// differ from the one asked, e.g. a file asked by md5 has its sha256 as
 	// id) and its attributes object.
 	load          func(ctx context.Context, st filetrail.Store, id string) (object, error)
-	Relationships []*relationship
+	relationships []*relationship
 }
 
 type object struct {
@@ -31,8 +31,8 @@ type object struct {
 
 // relationship finds a relationship of the kind by name, or nil.
 func (k *objectKind) relationship(name string) *relationship {
-	for _, rel := range k.Relationships {
-		if rel.Name == name {
+	for _, rel := range k.relationships {
+		if rel.name == name {
 			return rel
 		}
 	}
@@ -44,12 +44,12 @@ func (k *objectKind) relationship(name string) *relationship {
 // descriptors_only=true), GET /api/v3/{collection}/{id}/relationships/{name}
 // (descriptors) and embedded in the object with ?relationships={name}.
 type relationship struct {
-	Name        string
-	Description string // shown by /api/v3/metadata
-	Premium     bool   // only keys with the premium privilege may see it
-	Cursor      filetrail.CursorKind
+	name        string
+	description string // shown by /api/v3/metadata
+	premium     bool   // only keys with the premium privilege may see it
+	cursor      filetrail.CursorKind
 	// load reads one page of the relationship of the object with the given
-	// parsed id; full asks for the items' attributes.
+	// parsed id; full asks for full objects, else descriptors.
 	load func(ctx context.Context, st filetrail.Store, id string, req filetrail.PageRequest, full bool) (page, error)
 }
 
@@ -58,9 +58,9 @@ type page struct {
 	count int64
 	next  *filetrail.Cursor
 	n     int
-	// item appends item i: a full object when full, else a descriptor;
-	// both carry the item's context_attributes.
-	item func(b []byte, base string, i int, full bool) []byte
+	// item appends item i in the form the page was loaded for: a full
+	// object or a descriptor, both with the item's context_attributes.
+	item func(b []byte, base string, i int) []byte
 }
 
 // VT types and collections of the objects filetrail serves.
@@ -74,8 +74,8 @@ const (
 // The object kinds filetrail serves.
 var (
 	ipKind = &objectKind{
-		Type:       ipType,
-		Collection: ipCollection,
+		typ:        ipType,
+		collection: ipCollection,
 		parseID: func(raw string) (string, error) {
 			a, err := filetrail.ParseIP(raw)
 			if err != nil {
@@ -84,27 +84,27 @@ var (
 			return a.String(), nil
 		},
 		load: loadIP,
-		Relationships: []*relationship{{
-			Name:        "downloaded_files",
-			Description: "Files downloaded from the IP address.",
-			Premium:     true,
-			Cursor:      filetrail.CursorFiles,
+		relationships: []*relationship{{
+			name:        "downloaded_files",
+			description: "Files downloaded from the IP address.",
+			premium:     true,
+			cursor:      filetrail.CursorFiles,
 			load:        loadDownloadedFiles,
 		}},
 	}
 	fileKind = &objectKind{
-		Type:       fileType,
-		Collection: fileCollection,
+		typ:        fileType,
+		collection: fileCollection,
 		parseID: func(raw string) (string, error) {
 			h, _, err := filetrail.ParseHash(raw)
 			return h, err
 		},
 		load: loadFile,
-		Relationships: []*relationship{{
-			Name:        "itw_ips",
-			Description: "In-the-wild IP addresses from which the file was downloaded.",
-			Premium:     true,
-			Cursor:      filetrail.CursorIPs,
+		relationships: []*relationship{{
+			name:        "itw_ips",
+			description: "In-the-wild IP addresses from which the file was downloaded.",
+			premium:     true,
+			cursor:      filetrail.CursorIPs,
 			load:        loadITWIPs,
 		}},
 	}
@@ -154,8 +154,8 @@ func loadFile(ctx context.Context, st filetrail.Store, hash string) (object, err
 	return object{id: f.ID, attributes: f.Attributes}, nil
 }
 
-// fileNotFound gives a NotFound error of the store VirusTotal's message for
-// an unknown file, naming the (lower-case) hash asked for.
+// fileNotFound replaces a NotFound error of the store with VirusTotal's
+// message for an unknown file, naming the (lower-case) hash asked for.
 func fileNotFound(err error, hash string) error {
 	if filetrail.ErrorCode(err) == filetrail.CodeNotFound {
 		return filetrail.Errorf(filetrail.CodeNotFound, "File %q not found", hash)
@@ -172,7 +172,7 @@ func loadDownloadedFiles(ctx context.Context, st filetrail.Store, id string, req
 	if err != nil {
 		return page{}, err
 	}
-	return page{count: p.Count, next: p.Next, n: len(p.Items), item: func(b []byte, base string, i int, full bool) []byte {
+	return page{count: p.Count, next: p.Next, n: len(p.Items), item: func(b []byte, base string, i int) []byte {
 		e := &p.Items[i]
 		if full {
 			b = appendObjectHead(b, base, fileType, fileCollection, e.FileID)
@@ -200,7 +200,7 @@ func loadITWIPs(ctx context.Context, st filetrail.Store, hash string, req filetr
 			}
 		}
 	}
-	return page{count: p.Count, next: p.Next, n: len(p.Items), item: func(b []byte, base string, i int, full bool) []byte {
+	return page{count: p.Count, next: p.Next, n: len(p.Items), item: func(b []byte, base string, i int) []byte {
 		e := &p.Items[i]
 		id := e.IP.String()
 		if full {

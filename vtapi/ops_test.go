@@ -3,6 +3,7 @@ package vtapi_test
 import (
 	"bytes"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -126,4 +127,37 @@ func hasLabels(m *dto.Metric, want map[string]string) bool {
 		}
 	}
 	return n == len(want)
+}
+
+// BenchmarkDownloadedFilesPage serves pages of 40 full File objects (real
+// VT reports among them), with and without gzip.
+func BenchmarkDownloadedFilesPage(b *testing.B) {
+	f := newFixture(b)
+	key := f.newKey(b, true, filetrail.Quota{})
+	h := vtapi.New(f.store, vtapi.Options{})
+	for _, tc := range []struct {
+		name, ip, encoding string
+	}{
+		{"synthetic", bigIP.String(), ""},
+		{"synthetic-gzip", bigIP.String(), "gzip"},
+		{"reports", reportsIP.String(), ""},
+		{"reports-gzip", reportsIP.String(), "gzip"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			req := httptest.NewRequest("GET", "http://ft.test"+downloadedPath(tc.ip)+"?limit=40", nil)
+			req.Header.Set("x-apikey", key)
+			if tc.encoding != "" {
+				req.Header.Set("Accept-Encoding", tc.encoding)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, req)
+				if w.Code != 200 {
+					b.Fatalf("%d %s", w.Code, w.Body)
+				}
+				b.SetBytes(int64(w.Body.Len()))
+			}
+		})
+	}
 }

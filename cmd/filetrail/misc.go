@@ -3,16 +3,28 @@ package main
 import (
 	"fmt"
 	"runtime"
+
+	"github.com/filetrail/filetrail/store/postgres"
 	"runtime/debug"
 )
 
 type migrateCmd struct {
 	storeFlag `embed:""`
+	Citus     bool `help:"Also distribute the tables on a Citus cluster (PostgreSQL DSN only; see docs/OPERATIONS.md)." env:"FILETRAIL_MIGRATE_CITUS"`
 }
 
-// Run opens the store, which applies its pending migrations, and prints
-// the schema version it is at.
+// Run opens the store, which applies its pending migrations, distributes
+// the tables when --citus is set, and prints the schema version.
 func (c *migrateCmd) Run(a *app) error {
+	if c.Citus {
+		if kind, _ := parseDSN(c.Store); kind != "postgres" {
+			return fmt.Errorf("--citus needs a postgres:// store DSN, not %q", c.Store)
+		}
+		if err := postgres.MigrateCitus(a.ctx, c.Store); err != nil {
+			return fmt.Errorf("distributing tables on Citus: %w", err)
+		}
+		fmt.Fprintln(a.stdout, "tables distributed on Citus")
+	}
 	st, err := openStore(a.ctx, c.Store)
 	if err != nil {
 		return err

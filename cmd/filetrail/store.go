@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/filetrail/filetrail"
+	"github.com/filetrail/filetrail/store/postgres"
 	"github.com/filetrail/filetrail/store/sqlite"
 )
 
@@ -17,12 +18,12 @@ type store interface {
 	SchemaVersion(ctx context.Context) (int, error)
 }
 
-// errUnsupported marks a DSN naming a backend this build cannot open yet.
-var errUnsupported = errors.New("not supported yet")
+// errUnsupported marks a DSN naming a backend filetrail has no store for.
+var errUnsupported = errors.New("not supported")
 
 // storeFlag is the --store flag every command that opens a store shares.
 type storeFlag struct {
-	Store string `help:"Store DSN: a SQLite file path, or sqlite:PATH." default:"${default_store}" env:"FILETRAIL_STORE"`
+	Store string `help:"Store DSN: a SQLite file path, sqlite:PATH, or postgres://USER:PASSWORD@HOST:PORT/DB." default:"${default_store}" env:"FILETRAIL_STORE"`
 }
 
 // openStore opens the store a DSN names and applies its pending
@@ -30,8 +31,8 @@ type storeFlag struct {
 //
 //   - "sqlite:PATH" or a plain PATH: the embedded SQLite store in the file
 //     PATH, created when missing;
-//   - "postgres://..." or "postgresql://...": PostgreSQL, not supported by
-//     this build yet (an error wrapping errUnsupported).
+//   - "postgres://..." or "postgresql://...": PostgreSQL (or Citus);
+//   - any other scheme: an error wrapping errUnsupported.
 func openStore(ctx context.Context, dsn string) (store, error) {
 	kind, target := parseDSN(dsn)
 	switch kind {
@@ -45,9 +46,13 @@ func openStore(ctx context.Context, dsn string) (store, error) {
 		}
 		return s, nil
 	case "postgres":
-		return nil, fmt.Errorf("PostgreSQL store DSNs are %w: use a SQLite file path", errUnsupported)
+		s, err := postgres.Open(ctx, target)
+		if err != nil {
+			return nil, fmt.Errorf("opening PostgreSQL store: %w", err)
+		}
+		return s, nil
 	default:
-		return nil, fmt.Errorf("store DSN scheme %q is %w (use a SQLite file path or sqlite:PATH)", kind, errUnsupported)
+		return nil, fmt.Errorf("store DSN scheme %q is %w (use a SQLite file path, sqlite:PATH or postgres://...)", kind, errUnsupported)
 	}
 }
 

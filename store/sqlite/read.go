@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 
 	"github.com/filetrail/filetrail"
@@ -56,53 +57,51 @@ func (s *Store) DownloadedFiles(ctx context.Context, ip netip.Addr, req filetrai
 	if err := checkPage(req, filetrail.CursorFiles); err != nil {
 		return filetrail.FilePage{}, err
 	}
+	// One statement, so one snapshot: the page and the count (an
+	// uncorrelated subquery, evaluated once) agree.
 	cols := "e.file_id, e.first_seen, e.last_seen, e.context, NULL"
 	from := "edges e"
 	if withAttributes {
 		cols = "e.file_id, e.first_seen, e.last_seen, e.context, f.attributes"
 		from = "edges e LEFT JOIN files f ON f.id = e.file_id"
 	}
-	q := "SELECT " + cols + " FROM " + from + " WHERE e.ip = ?"
+	q := "SELECT " + cols + ", (SELECT file_count FROM ips WHERE ip = ?1) FROM " + from + " WHERE e.ip = ?1"
 	args := []any{key}
 	if req.After != nil {
-		q += " AND (e.first_seen, e.file_id) < (?, ?)"
+		q += " AND (e.first_seen, e.file_id) < (?2, ?3)"
 		args = append(args, req.After.Time, req.After.ID)
 	}
-	q += " ORDER BY e.first_seen DESC, e.file_id DESC LIMIT ?"
-	args = append(args, req.Limit+1)
+	q += fmt.Sprintf(" ORDER BY e.first_seen DESC, e.file_id DESC LIMIT %d", req.Limit+1)
 
-	page := filetrail.FilePage{Items: []filetrail.FileEdge{}}
-	err = s.read(ctx, "downloaded files", func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, "SELECT file_count FROM ips WHERE ip = ?", key).Scan(&page.Count); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return nil // unknown IP: empty page
-			}
-			return err
-		}
-		rows, err := tx.QueryContext(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var e filetrail.FileEdge
-			var ctxJSON, attrs []byte
-			if err := rows.Scan(&e.FileID, &e.FirstSeen, &e.LastSeen, &ctxJSON, &attrs); err != nil {
-				return err
-			}
-			e.Context = json.RawMessage(ctxJSON)
-			if withAttributes {
-				if attrs == nil {
-					attrs = []byte("{}")
-				}
-				e.Attributes = json.RawMessage(attrs)
-			}
-			page.Items = append(page.Items, e)
-		}
-		return rows.Err()
-	})
+	page := filetrail.FilePage{Items: make([]filetrail.FileEdge, 0, req.Limit+1)}
+	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
-		return filetrail.FilePage{}, err
+		return filetrail.FilePage{}, mapErr(err, "downloaded files")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e filetrail.FileEdge
+		var ctxJSON, attrs []byte
+		if err := rows.Scan(&e.FileID, &e.FirstSeen, &e.LastSeen, &ctxJSON, &attrs, &page.Count); err != nil {
+			return filetrail.FilePage{}, mapErr(err, "downloaded files")
+		}
+		e.Context = json.RawMessage(ctxJSON)
+		if withAttributes {
+			if attrs == nil {
+				attrs = []byte("{}")
+			}
+			e.Attributes = json.RawMessage(attrs)
+		}
+		page.Items = append(page.Items, e)
+	}
+	if err := rows.Err(); err != nil {
+		return filetrail.FilePage{}, mapErr(err, "downloaded files")
+	}
+	if len(page.Items) == 0 { // unknown IP, or past the end: the count alone
+		err := s.r.QueryRowContext(ctx, "SELECT file_count FROM ips WHERE ip = ?", key).Scan(&page.Count)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return filetrail.FilePage{}, mapErr(err, "downloaded files")
+		}
 	}
 	if len(page.Items) > req.Limit {
 		page.Items = page.Items[:req.Limit]
@@ -132,6 +131,15 @@ func fileIDOf(ctx context.Context, q querier, hash string) (string, error) {
 	return id, nil
 }
 
+// notFoundIfNoRows turns a missing file row into NotFound. (A hash whose
+// links conflicted can outlive the file it named; see resolve.)
+func notFoundIfNoRows(err error, hash string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return filetrail.Errorf(filetrail.CodeNotFound, "File %q not found", hash)
+	}
+	return err
+}
+
 type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
@@ -146,7 +154,7 @@ func (s *Store) File(ctx context.Context, hash string) (filetrail.File, error) {
 		}
 		var attrs []byte
 		if err := tx.QueryRowContext(ctx, "SELECT id, attributes, ip_count FROM files WHERE id = ?", id).Scan(&f.ID, &attrs, &f.IPCount); err != nil {
-			return err
+			return notFoundIfNoRows(err, hash)
 		}
 		f.Attributes = json.RawMessage(attrs)
 		return nil
@@ -170,7 +178,7 @@ func (s *Store) ITWIPs(ctx context.Context, hash string, req filetrail.PageReque
 			return err
 		}
 		if err := tx.QueryRowContext(ctx, "SELECT ip_count FROM files WHERE id = ?", id).Scan(&page.Count); err != nil {
-			return err
+			return notFoundIfNoRows(err, hash)
 		}
 		q := "SELECT ip, first_seen, last_seen, context FROM edges WHERE file_id = ?"
 		args := []any{id}

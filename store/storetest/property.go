@@ -3,6 +3,7 @@ package storetest
 import (
 	"fmt"
 	"math/rand"
+	"sync"
 	"testing"
 
 	"github.com/filetrail/filetrail"
@@ -147,4 +148,34 @@ func testProperty(t *testing.T, open Opener) {
 			sameSnapshot(t, "in order vs scrambled", snapshot(t, inOrder, c.ips, c.hashes), snapshot(t, scrambled, c.ips, c.hashes))
 		})
 	}
+}
+
+// testConcurrentApply: the scrambled batches of a corpus applied by several
+// goroutines at once leave the same state as the reference model.
+func testConcurrentApply(t *testing.T, open Opener) {
+	rng := rand.New(rand.NewSource(7))
+	c := generate(rng, 50, 300, 60)
+	s := open(t)
+	batches := c.scrambled(rng)
+	const workers = 4
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(batches); i += workers {
+				if _, err := s.Apply(t.Context(), batches[i]); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("concurrent Apply: %v", err)
+	}
+	buildModel(t, c.sightings, c.facts).check(t, s)
 }

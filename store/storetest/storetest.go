@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) filetrail.Store) {
 		{"Apply/InvalidRecords", testInvalidRecords},
 		{"Apply/InvalidBatchAppliesNothing", testInvalidBatchAppliesNothing},
 		{"Apply/Property", testProperty},
+		{"Apply/Concurrent", testConcurrentApply},
 		{"Identity/WeakHashIsItsOwnFile", testWeakHashIsItsOwnFile},
 		{"Identity/MergeIntoSHA256", testMergeIntoSHA256},
 		{"Identity/MergeArrivalOrder", testMergeArrivalOrder},
