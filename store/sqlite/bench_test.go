@@ -74,7 +74,7 @@ func BenchmarkApplyRepeat(b *testing.B) {
 }
 
 // BenchmarkDownloadedFiles reads a 40-item page, with attributes, of an IP
-// with -bench.edges edges: the first page, and a page at the very end
+// with -bench.edges edges: the first page, one in the middle and the last
 // (reached with a cursor, as a client iterating would).
 func BenchmarkDownloadedFiles(b *testing.B) {
 	s := openTemp(b)
@@ -90,13 +90,15 @@ func BenchmarkDownloadedFiles(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	// The cursor of the page before the last 40 items: the oldest edges
-	// have the smallest first_seen.
-	deep := &filetrail.Cursor{Kind: filetrail.CursorFiles, Time: 1_600_000_000 + 40, ID: benchHash("deep", 40)}
+	// Edge k has first_seen 1_600_000_000+k: the newest come first, and
+	// the cursor of edge k starts the page of edges k-1, k-2, ...
+	at := func(k int) *filetrail.Cursor {
+		return &filetrail.Cursor{Kind: filetrail.CursorFiles, Time: 1_600_000_000 + int64(k), ID: benchHash("deep", k)}
+	}
 	for _, c := range []struct {
 		name  string
 		after *filetrail.Cursor
-	}{{"first", nil}, {"deep", deep}} {
+	}{{"first", nil}, {"middle", at(*benchEdges / 2)}, {"last", at(filetrail.MaxPageLimit)}} {
 		b.Run(c.name, func(b *testing.B) {
 			req := filetrail.PageRequest{Limit: filetrail.MaxPageLimit, After: c.after}
 			for b.Loop() {

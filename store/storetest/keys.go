@@ -1,7 +1,7 @@
 package storetest
 
 import (
-	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -69,7 +69,7 @@ func testKeysList(t *testing.T, open Opener) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(keys) != fmt.Sprint(want) {
+	if !slices.Equal(keys, want) {
 		t.Errorf("ListKeys =\n %+v\nwant\n %+v", keys, want)
 	}
 }
