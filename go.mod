@@ -5,8 +5,12 @@ go 1.26.8
 require (
 	github.com/VirusTotal/vt-go v1.1.0 // indirect
 	github.com/alecthomas/kong v1.17.0 // indirect
+	github.com/ayoubfaouzi/pkcs7 v0.2.3 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/edsrzf/mmap-go v1.1.0 // indirect
+	github.com/glaslos/ssdeep v0.4.0 // indirect
+	github.com/glaslos/tlsh v0.2.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/pgx/v5 v5.12.0 // indirect
@@ -19,8 +23,10 @@ require (
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/rivo/uniseg v0.4.7 // indirect
+	github.com/saferwall/pe v1.6.5 // indirect
 	github.com/schollz/progressbar/v3 v3.19.1 // indirect
 	github.com/thedevsaddam/gojsonq/v2 v2.5.2 // indirect
+	golang.org/x/crypto v0.33.0 // indirect
 	golang.org/x/sync v0.23.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/term v0.48.0 // indirect

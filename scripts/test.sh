@@ -3,8 +3,9 @@
 #
 # Starts a throwaway PostgreSQL (scripts/pg-test-server.sh) unless
 # FILETRAIL_TEST_POSTGRES already names one, so that the PostgreSQL store's
-# suites run too, then runs `go test ./...` (extra arguments are passed on)
-# and stops the server. Under CI=true a PostgreSQL that cannot be started is
+# suites run too, then runs `go test ./...` (extra arguments are passed on),
+# runs the HTTP API suite (vtapi, with the official client's tests) a second
+# time on a PostgreSQL-backed server, and stops the server. Under CI=true a PostgreSQL that cannot be started is
 # a failure; on a developer machine without PostgreSQL 15 the PostgreSQL
 # tests are skipped, and both this script and the tests say so loudly.
 set -euo pipefail
@@ -27,3 +28,7 @@ if [ -z "${FILETRAIL_TEST_POSTGRES:-}" ]; then
 fi
 
 go test "$@" ./...
+if [ -n "${FILETRAIL_TEST_POSTGRES:-}" ]; then
+	echo "test.sh: the HTTP API suite again, on the PostgreSQL store" >&2
+	FILETRAIL_TEST_STORE=postgres go test "$@" ./vtapi/
+fi

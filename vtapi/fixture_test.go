@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/filetrail/filetrail"
+	"github.com/filetrail/filetrail/store/postgres"
+	"github.com/filetrail/filetrail/store/postgres/pgtest"
 	"github.com/filetrail/filetrail/store/sqlite"
 	"github.com/filetrail/filetrail/vtapi"
 )
@@ -94,23 +96,47 @@ type edge struct {
 
 // fixture is a store filled with known evidence.
 type fixture struct {
-	store   *sqlite.Store
+	store   filetrail.Store
 	reports []report
 	// edges of each fixture IP in the list order of API.md §4.8.
 	edges map[netip.Addr][]edge
 }
 
-// newFixture opens a fresh SQLite store and fills it with the real VT
+// storeEnv selects the store the HTTP suite runs on: unset or "sqlite" for
+// the embedded store, "postgres" for a fresh PostgreSQL database on the
+// test server (pgtest). scripts/test.sh runs the suite on both.
+const storeEnv = "FILETRAIL_TEST_STORE"
+
+// openTestStore opens a fresh, empty store of the kind storeEnv names.
+func openTestStore(t testing.TB) filetrail.Store {
+	t.Helper()
+	ctx := context.Background()
+	var (
+		st  filetrail.Store
+		err error
+	)
+	switch kind := os.Getenv(storeEnv); kind {
+	case "", "sqlite":
+		st, err = sqlite.Open(ctx, filepath.Join(t.TempDir(), "filetrail.db"))
+	case "postgres":
+		st, err = postgres.Open(ctx, pgtest.DSN(t))
+	default:
+		t.Fatalf("%s=%q: want sqlite or postgres", storeEnv, kind)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// newFixture opens a fresh store (openTestStore) and fills it with the real VT
 // reports (as imported reports), sightings of them on reportsIP and
 // reportsV6, and bigCount synthetic files on bigIP whose first-seen times
 // come in groups of three (so that ties are ordered by id).
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "filetrail.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openTestStore(t)
 	t.Cleanup(func() { st.Close() })
 	f := &fixture{store: st, reports: loadReports(t), edges: map[netip.Addr][]edge{}}
 
