@@ -8,7 +8,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/glaslos/ssdeep"
+	"github.com/filetrail/filetrail/analyze/internal/ssdeep"
 	"github.com/glaslos/tlsh"
 )
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -41,6 +42,30 @@ var formats = []Format{
 		Description: "VirusTotal API v3 file reports: a GET /files/{id} body, a bare file object or a page, as one JSON document or NDJSON",
 		Detect:      detectVT,
 		NewReader:   func(o ReaderOptions) Reader { return vtReader{opts: o} },
+	},
+	{
+		Name:        "suricata",
+		Description: "Suricata EVE JSON: fileinfo events joined to http events (flow_id, tx_id)",
+		Detect:      detectSuricata,
+		NewReader:   func(o ReaderOptions) Reader { return suricataReader{opts: o} },
+	},
+	{
+		Name:        "zeek",
+		Description: "Zeek files.log with http.log and ftp.log, TSV or JSON, legacy or modern layout",
+		Detect:      detectZeek,
+		NewReader:   func(o ReaderOptions) Reader { return zeekReader{opts: o} },
+	},
+	{
+		Name:        "cowrie",
+		Description: "Cowrie honeypot JSON: cowrie.session.file_download events",
+		Detect:      detectCowrie,
+		NewReader:   func(o ReaderOptions) Reader { return cowrieReader{opts: o} },
+	},
+	{
+		Name:        "urlhaus",
+		Description: "abuse.ch URLhaus payload dump CSV: firstseen,url,filetype,md5,sha256,signature",
+		Detect:      detectURLhaus,
+		NewReader:   func(o ReaderOptions) Reader { return urlhausReader{opts: o} },
 	},
 	{
 		Name:        "sightings",
@@ -89,6 +114,56 @@ var vtKeys = []string{"data", "type", "attributes", "context_attributes", "relat
 
 func detectVT(head []byte) bool {
 	return slices.ContainsFunc(firstObjectKeys(head), func(k string) bool { return slices.Contains(vtKeys, k) })
+}
+
+// hasKeys reports whether keys hold every one of want.
+func hasKeys(keys []string, want ...string) bool {
+	for _, w := range want {
+		if !slices.Contains(keys, w) {
+			return false
+		}
+	}
+	return true
+}
+
+func detectSuricata(head []byte) bool {
+	return hasKeys(firstObjectKeys(head), "timestamp", "event_type")
+}
+
+// zeekJSONKeys are fields of which Zeek JSON logs carry one besides ts.
+var zeekJSONKeys = []string{"_path", "uid", "fuid", "id.orig_h", "tx_hosts"}
+
+func detectZeek(head []byte) bool {
+	if bytes.HasPrefix(head, []byte("#separator")) || bytes.HasPrefix(head, []byte("#fields")) {
+		return true
+	}
+	keys := firstObjectKeys(head)
+	return slices.Contains(keys, "ts") && slices.ContainsFunc(keys, func(k string) bool { return slices.Contains(zeekJSONKeys, k) })
+}
+
+func detectCowrie(head []byte) bool {
+	keys := firstObjectKeys(head)
+	return hasKeys(keys, "eventid", "timestamp") && !slices.Contains(keys, "event_type")
+}
+
+// urlhausRow matches the start of a payload dump row.
+var urlhausRow = regexp.MustCompile(`^"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d","[A-Za-z][A-Za-z0-9+.-]*://`)
+
+func detectURLhaus(head []byte) bool {
+	for line := range bytes.Lines(head) {
+		line = bytes.TrimSpace(line)
+		switch {
+		case len(line) == 0:
+			continue
+		case line[0] == '#':
+			if bytes.Contains(line, []byte("URLhaus")) || bytes.Contains(line, []byte(urlhausHeader)) {
+				return true
+			}
+			continue
+		}
+		return string(line) == urlhausHeader || urlhausRow.Match(line)
+	}
+	return false
 }
 
 // sightingKeys are the members of a native sighting that identify it.

@@ -23,6 +23,13 @@ func TestDetectFormat(t *testing.T) {
 		"cut head":             {string(reps[3].body)[:200], "vt"},
 		"sighting":             {`{"ip": "108.59.9.32", "url": "http://x/", "md5": "` + flashMD5 + `", "seen_at": 1}` + "\n" + `{"md5": "`, "sightings"},
 		"sighting, hash later": {`{"source": "zeek", "url": "http://x/", "filename": "a", "sha1": "` + flashSHA1 + `"}`, "sightings"},
+		"zeek tsv":             {"#separator \\x09\n#set_separator\t,\n", "zeek"},
+		"zeek json":            {`{"_path":"files","ts":1379288667.69,"fuid":"F1","md5":"` + flashMD5 + `"}`, "zeek"},
+		"zeek json, no path":   {`{"ts":1379288667.69,"uid":"C1","id.orig_h":"10.0.0.1","method":"GET"}`, "zeek"},
+		"suricata eve":         {`{"timestamp":"2011-08-12T16:59:22.181050+0200","flow_id":1,"event_type":"fileinfo","src_ip":"74.207.254.18"}`, "suricata"},
+		"cowrie":               {`{"eventid":"cowrie.session.connect","src_ip":"1.2.3.4","timestamp":"2021-01-01T00:00:00.000000Z"}`, "cowrie"},
+		"urlhaus comments":     {"################\n# abuse.ch URLhaus Database Dump (CSV - payloads) #\n", "urlhaus"},
+		"urlhaus rows":         {`"2019-05-22 07:34:13","http://1.2.3.4/x","exe","` + flashMD5 + `","",""` + "\n", "urlhaus"},
 	} {
 		f, err := ingest.DetectFormat([]byte(tc.head))
 		if err != nil || f.Name != tc.want {
@@ -30,10 +37,10 @@ func TestDetectFormat(t *testing.T) {
 		}
 	}
 	for name, head := range map[string]string{
-		"zeek tsv":     "#separator \\x09\n#set_separator\t,\n",
-		"suricata eve": `{"timestamp":"2011-08-12T16:59:22.181050+0200","flow_id":1,"event_type":"fileinfo","src_ip":"74.207.254.18"}`,
-		"array":        `[{"md5": "` + flashMD5 + `"}]`,
-		"text":         "hello",
+		"csv":        "a,b,c\n1,2,3\n",
+		"other json": `{"timestamp":"2011-08-12T16:59:22.181050+0200","flow_id":1}`,
+		"array":      `[{"md5": "` + flashMD5 + `"}]`,
+		"text":       "hello",
 	} {
 		if f, err := ingest.DetectFormat([]byte(head)); !errors.Is(err, ingest.ErrUnknownFormat) {
 			t.Errorf("%s: detected %q, %v; want ErrUnknownFormat", name, f.Name, err)
@@ -64,11 +71,11 @@ func TestRunAuto(t *testing.T) {
 	if s := w.Summary(); s.FileFacts != 1 || s.Sightings != 2 || s.Rejected != 0 {
 		t.Errorf("summary %+v", s)
 	}
-	err := ingest.Run(ctx, w, ingest.Input{Name: "conn.log", R: strings.NewReader("#separator \\x09\n")}, ingest.AutoFormat, ingest.ReaderOptions{})
+	err := ingest.Run(ctx, w, ingest.Input{Name: "conn.log", R: strings.NewReader("ts,uid\n1,C1\n")}, ingest.AutoFormat, ingest.ReaderOptions{})
 	if !errors.Is(err, ingest.ErrUnknownFormat) || !strings.Contains(err.Error(), "conn.log") {
 		t.Errorf("unknown format error %v", err)
 	}
-	if err := ingest.Run(ctx, w, ingest.Input{Name: "x", R: strings.NewReader("{}")}, "cowrie", ingest.ReaderOptions{}); err == nil {
+	if err := ingest.Run(ctx, w, ingest.Input{Name: "x", R: strings.NewReader("{}")}, "nosuch", ingest.ReaderOptions{}); err == nil {
 		t.Error("an unknown format name was accepted")
 	}
 }

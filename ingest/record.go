@@ -53,6 +53,14 @@ type Reject struct {
 	// Text is the start of the original line or object, at most
 	// MaxRejectText bytes of valid UTF-8.
 	Text string `json:"text,omitempty"`
+	// Skip marks a record that is well formed but deliberately not
+	// ingested by the format's rules (an upload, a certificate, a partial
+	// file...): it is counted among the skipped records, not the rejected.
+	Skip bool `json:"skipped,omitempty"`
+	// Raw is the whole original line or object when the reader has it, for
+	// a rejects file to replay. It is valid only during the call that
+	// receives the reject.
+	Raw []byte `json:"-"`
 }
 
 // Reasons used by the readers in this package. Validation failures reported
@@ -106,6 +114,34 @@ type ReaderOptions struct {
 	Source string
 	// MaxLineBytes bounds a line; 0 means DefaultMaxLineBytes.
 	MaxLineBytes int
+	// MaxPending bounds the records a joining reader (Suricata fileinfo
+	// waiting for its http event, Zeek files.log rows waiting for their
+	// http.log row) holds, and the join partners it remembers; 0 means
+	// DefaultMaxPending. A record pushed out of the bound is resolved
+	// without its partner.
+	MaxPending int
+	// SuricataPre41 says the Suricata EVE input comes from a version older
+	// than 4.1, whose fileinfo addresses do not follow the file's direction
+	// (see suricataReader).
+	SuricataPre41 bool
+}
+
+// DefaultMaxPending is the default bound of ReaderOptions.MaxPending.
+const DefaultMaxPending = 100000
+
+func (o ReaderOptions) maxPending() int {
+	if o.MaxPending <= 0 {
+		return DefaultMaxPending
+	}
+	return o.MaxPending
+}
+
+// sourceOr returns the configured source, or def when none is.
+func (o ReaderOptions) sourceOr(def string) string {
+	if o.Source != "" {
+		return o.Source
+	}
+	return def
 }
 
 func (o ReaderOptions) maxLine() int {
@@ -117,7 +153,7 @@ func (o ReaderOptions) maxLine() int {
 
 // newReject builds a reject whose Text is the start of raw.
 func newReject(line int64, reason, detail string, raw []byte) Reject {
-	return Reject{Line: line, Reason: reason, Detail: detail, Text: rejectText(raw)}
+	return Reject{Line: line, Reason: reason, Detail: detail, Text: rejectText(raw), Raw: raw}
 }
 
 // rejectText returns at most MaxRejectText bytes of raw as valid UTF-8,

@@ -68,6 +68,7 @@ func (sr sightingsReader) Read(ctx context.Context, r io.Reader, sink Sink) erro
 		if rej != nil {
 			rej.Line = num
 			rej.Text = rejectText(line)
+			rej.Raw = line
 			sink.Reject(*rej)
 			continue
 		}

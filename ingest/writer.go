@@ -27,6 +27,10 @@ type WriterOptions struct {
 	// MaxRejects is how many rejects the Summary lists; 0 means
 	// DefaultMaxRejects, negative means none.
 	MaxRejects int
+	// OnReject, when set, is called with every reject and skipped record
+	// (Reject.Skip), in order, before it is counted. Reject.Raw is valid
+	// only during the call.
+	OnReject func(Reject)
 }
 
 // Summary tells what an ingestion did. It is JSON-marshalable as it is.
@@ -44,6 +48,11 @@ type Summary struct {
 	// Rejected counts every reject; RejectedByReason splits it by Reason.
 	Rejected         int64            `json:"rejected"`
 	RejectedByReason map[string]int64 `json:"rejected_by_reason"`
+	// Skipped counts the well-formed records the format's rules do not
+	// ingest (uploads, certificates, partial files, ...); SkippedByReason
+	// splits it by reason. They are not listed in Rejects.
+	Skipped         int64            `json:"skipped"`
+	SkippedByReason map[string]int64 `json:"skipped_by_reason"`
 	// NewEdges and NewFiles add up the ApplyResults of the batches.
 	NewEdges int64 `json:"new_edges"`
 	NewFiles int64 `json:"new_files"`
@@ -61,6 +70,12 @@ func (s Summary) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "read %d records: %d sightings (%d without server IP) and %d file facts accepted, %d rejected; %d new edges, %d new files\n",
 		s.RecordsRead, s.Sightings, s.SightingsWithoutIP, s.FileFacts, s.Rejected, s.NewEdges, s.NewFiles)
+	if s.Skipped > 0 {
+		fmt.Fprintf(&b, "skipped %d records that are not downloads from a server\n", s.Skipped)
+	}
+	for _, reason := range slices.Sorted(maps.Keys(s.SkippedByReason)) {
+		fmt.Fprintf(&b, "  skipped %d: %s\n", s.SkippedByReason[reason], reason)
+	}
 	for _, reason := range slices.Sorted(maps.Keys(s.RejectedByReason)) {
 		fmt.Fprintf(&b, "  rejected %d: %s\n", s.RejectedByReason[reason], reason)
 	}
@@ -94,6 +109,7 @@ type Writer struct {
 	dst        filetrail.EvidenceWriter
 	batchSize  int
 	maxRejects int
+	onReject   func(Reject)
 	batch      filetrail.Batch
 	// Counts of the records in the current batch, added to the summary
 	// once the batch is applied.
@@ -103,7 +119,7 @@ type Writer struct {
 
 // NewWriter returns a Writer applying batches to dst.
 func NewWriter(dst filetrail.EvidenceWriter, opts WriterOptions) *Writer {
-	w := &Writer{dst: dst, batchSize: opts.BatchSize, maxRejects: opts.MaxRejects}
+	w := &Writer{dst: dst, batchSize: opts.BatchSize, maxRejects: opts.MaxRejects, onReject: opts.OnReject}
 	if w.batchSize <= 0 {
 		w.batchSize = DefaultBatchSize
 	}
@@ -111,6 +127,7 @@ func NewWriter(dst filetrail.EvidenceWriter, opts WriterOptions) *Writer {
 		w.maxRejects = DefaultMaxRejects
 	}
 	w.sum.RejectedByReason = map[string]int64{}
+	w.sum.SkippedByReason = map[string]int64{}
 	w.sum.Rejects = []Reject{}
 	return w
 }
@@ -171,10 +188,19 @@ func (w *Writer) add(ctx context.Context, input string, r Record) error {
 
 func (w *Writer) rejectInvalid(input string, r Record, err error) {
 	msg := filetrail.ErrorMessage(err)
-	w.reject(Reject{Input: input, Line: r.Line, Reason: stableReason(msg), Detail: msg, Text: rejectText(r.Raw)})
+	w.reject(Reject{Input: input, Line: r.Line, Reason: stableReason(msg), Detail: msg, Text: rejectText(r.Raw), Raw: r.Raw})
 }
 
 func (w *Writer) reject(r Reject) {
+	if w.onReject != nil {
+		w.onReject(r)
+	}
+	r.Raw = nil
+	if r.Skip {
+		w.sum.Skipped++
+		w.sum.SkippedByReason[r.Reason]++
+		return
+	}
 	w.sum.Rejected++
 	w.sum.RejectedByReason[r.Reason]++
 	if w.maxRejects > 0 && len(w.sum.Rejects) < w.maxRejects {
@@ -214,6 +240,7 @@ func (w *Writer) Flush(ctx context.Context) error {
 func (w *Writer) Summary() Summary {
 	s := w.sum
 	s.RejectedByReason = maps.Clone(w.sum.RejectedByReason)
+	s.SkippedByReason = maps.Clone(w.sum.SkippedByReason)
 	s.Rejects = slices.Clone(w.sum.Rejects)
 	return s
 }

@@ -12,6 +12,7 @@
 package vtapi
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
@@ -48,6 +49,14 @@ type Options struct {
 	// DefaultRequestTimeout, negative means no bound but the request's own
 	// context.
 	RequestTimeout time.Duration
+	// Ingest, when set, serves POST /admin/v1/ingest (pushed evidence, admin
+	// keys only); nil answers that path with 404.
+	Ingest IngestFunc
+	// MaxIngestBytes bounds an ingest request body; 0 is
+	// DefaultMaxIngestBytes.
+	MaxIngestBytes int64
+	// IngestTimeout bounds an ingest request; 0 is DefaultIngestTimeout.
+	IngestTimeout time.Duration
 }
 
 // DefaultRequestTimeout is the RequestTimeout when none is given.
@@ -64,6 +73,10 @@ type server struct {
 	mux       *http.ServeMux
 	notFound  http.Handler
 	metadata  []byte // the /api/v3/metadata response, built once
+	// POST /admin/v1/ingest (see ingestHandler).
+	ingest         IngestFunc
+	maxIngestBytes int64
+	ingestTimeout  time.Duration
 }
 
 // New returns the HTTP handler of the API over store. It serves
@@ -97,6 +110,9 @@ func New(store filetrail.Store, opts Options) http.Handler {
 		ttl = DefaultKeyCacheTTL
 	}
 	s.keys = newKeyCache(ttl)
+	s.ingest = opts.Ingest
+	s.maxIngestBytes = cmp.Or(opts.MaxIngestBytes, DefaultMaxIngestBytes)
+	s.ingestTimeout = cmp.Or(opts.IngestTimeout, DefaultIngestTimeout)
 	s.routes()
 	return s
 }
@@ -119,6 +135,7 @@ func (s *server) routes() {
 	handle("/api/v3/metadata", s.api(false, func(*apiRequest) (work, error) {
 		return func(_ context.Context, b []byte) ([]byte, error) { return append(b, s.metadata...), nil }, nil
 	}))
+	handle(ingestPath, s.ingestHandler)
 	handle("/healthz", s.getOnly(s.healthz))
 	handle("/readyz", s.getOnly(s.readyz))
 	handle("/metrics", s.getOnly(s.metrics.handler.ServeHTTP))

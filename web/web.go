@@ -24,6 +24,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"time"
 )
 
 //go:embed assets
@@ -78,7 +79,7 @@ func Handler(opts Options) http.Handler {
 		panic(err) // reading embedded files does not fail
 	}
 	var buf bytes.Buffer
-	if err := indexTemplate.Execute(&buf, map[string]any{"Title": title, "Version": h.version()}); err != nil {
+	if err := indexTemplate.Execute(&buf, map[string]any{"Title": title}); err != nil {
 		panic(err) // static template and string data
 	}
 	h.index = newAsset("index.html", buf.Bytes())
@@ -108,19 +109,8 @@ type handler struct {
 	index asset
 }
 
-// version is a digest of every asset: it changes whenever one does, so
-// that the page asks for the new scripts rather than cached ones.
-func (h *handler) version() string {
-	sum := sha256.New()
-	for _, name := range sortedNames(h.files) {
-		sum.Write([]byte(name))
-		sum.Write([]byte(h.files[name].etag))
-	}
-	return hex.EncodeToString(sum.Sum(nil)[:6])
-}
-
 // pagePath matches the application's own page paths.
-var pagePath = regexp.MustCompile(`^/gui/(?:|(?:ip-address|file)/[^/]+|search)$`)
+var pagePath = regexp.MustCompile(`^/gui/(?:|(?:ip-address|file)/[^/]+)$`)
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
@@ -159,5 +149,5 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, a asset) {
 	hd.Set("Content-Type", a.contentType)
 	hd.Set("Cache-Control", "no-cache")
 	hd.Set("ETag", a.etag)
-	http.ServeContent(w, r, "", timeZero, bytes.NewReader(a.body))
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
 }

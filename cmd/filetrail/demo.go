@@ -162,6 +162,9 @@ API keys (new on every run):
   premium (downloaded_files, itw_ips; no quota): {{.Premium}}
   public tier (4/min, 500/day, 15500/month):     {{.Public}}
 
+Web interface for analysts: {{.Base}}/gui/ (sign in with one of the keys;
+try {{.Base}}/gui/ip-address/{{.IP}}).
+
 Try it:
 
   PREMIUM={{.Premium}}

@@ -41,6 +41,8 @@ type cli struct {
 	Ingest  ingestCmd  `cmd:"" help:"Ingest evidence files (sightings, VT reports) into the store."`
 	Demo    demoCmd    `cmd:"" help:"Load the bundled sample data into a fresh store, create keys and serve."`
 	Migrate migrateCmd `cmd:"" help:"Apply the store's schema migrations and print its schema version."`
+	Analyze analyzeCmd `cmd:"" help:"Analyse sample files and print one VT File object per line (no server, no store)."`
+	Worker  workerCmd  `cmd:"" name:"analyze-worker" hidden:"" help:"Internal: sandboxed analysis worker."`
 	Version versionCmd `cmd:"" help:"Print the version, commit and Go version."`
 }
 

@@ -258,8 +258,8 @@ func TestIngestExitCodes(t *testing.T) {
 	for name, args := range map[string][]string{
 		"missing file":      {"ingest", "--store", db, filepath.Join(dir, "absent.json")},
 		"no file":           {"ingest", "--store", db},
-		"unknown format":    {"ingest", "--store", db, "--format", "cowrie", bad},
-		"undetectable":      {"ingest", "--store", db, "../../testdata/zeek/zat-tsv-2013/files.log"},
+		"unknown format":    {"ingest", "--store", db, "--format", "nosuch", bad},
+		"undetectable":      {"ingest", "--store", db, writeFile(t, dir, "plain.txt", "plain text, no known format\n")},
 		"bad batch size":    {"ingest", "--store", db, "--batch-size", "0", bad},
 		"unknown DSN":       {"ingest", "--store", "mysql://u@localhost/db", bad},
 		"stdin named twice": {"ingest", "--store", db, "-", "-"},
@@ -271,6 +271,16 @@ func TestIngestExitCodes(t *testing.T) {
 	if _, _, errOut := runCLI(t, "", "ingest", "--store", "mysql://u@localhost/db", bad); !strings.Contains(errOut, `scheme "mysql" is not supported`) {
 		t.Errorf("unknown DSN error: %s", errOut)
 	}
+}
+
+// writeFile writes content to dir/name and returns its path.
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func TestMigrate(t *testing.T) {

@@ -7,9 +7,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/filetrail/filetrail/vtapi"
+	"github.com/filetrail/filetrail/web"
 )
 
 // HTTP server limits. The API's own per-request store timeout
@@ -43,12 +45,27 @@ func (c *serveCmd) Run(a *app) error {
 	return serveHTTP(a, ln, st, c.PublicURL, c.ShutdownTimeout)
 }
 
+// routes mounts the web interface at /gui/ (and /gui) next to the API
+// handler, which answers every other path. It routes by prefix only, so
+// the API keeps answering non-canonical paths itself (an http.ServeMux
+// would redirect them).
+func routes(apiHandler http.Handler) http.Handler {
+	gui := web.Handler(web.Options{})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p == "/gui" || strings.HasPrefix(p, web.Prefix) {
+			gui.ServeHTTP(w, r)
+			return
+		}
+		apiHandler.ServeHTTP(w, r)
+	})
+}
+
 // serveHTTP serves the API over st on ln until a.ctx ends, then shuts down
 // gracefully: it stops accepting connections and waits up to
 // shutdownTimeout for the requests in flight to finish.
 func serveHTTP(a *app, ln net.Listener, st store, publicURL string, shutdownTimeout time.Duration) error {
 	srv := &http.Server{
-		Handler:           vtapi.New(st, vtapi.Options{PublicURL: publicURL, Logger: a.log}),
+		Handler:           routes(vtapi.New(st, vtapi.Options{PublicURL: publicURL, Logger: a.log, Ingest: httpIngest(st)})),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,

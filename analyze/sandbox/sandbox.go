@@ -1,0 +1,306 @@
+// Package sandbox runs analyze's parser passes over untrusted samples in a
+// child process with CPU-time, address-space and wall-clock limits.
+//
+// The parent computes the whole-file hashes itself (they need no parser),
+// then starts a worker (the same program re-executed with a hidden
+// subcommand that calls ServeWorker). The worker reads the sample from file
+// descriptor 3 and writes one JSON Partial per finished pass to descriptor
+// 4. When the worker crashes, exceeds a limit or hangs, the parent keeps
+// the hashes and every pass that finished, and records a Failure for the
+// pass that was running. The worker's stdout is discarded (parser libraries
+// print there) and never used as a data channel.
+package sandbox
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/filetrail/filetrail/analyze"
+	"golang.org/x/sys/unix"
+)
+
+// Limits bound one worker.
+type Limits struct {
+	CPUTime   time.Duration // RLIMIT_CPU; 0 = default
+	Memory    int64         // RLIMIT_AS in bytes; 0 = default
+	WallClock time.Duration // the parent kills the worker after this; 0 = default
+}
+
+// Default limits.
+const (
+	DefaultCPUTime   = 20 * time.Second
+	DefaultMemory    = 2 << 30
+	DefaultWallClock = 30 * time.Second
+	// DefaultMaxSize is the default largest sample analysed.
+	DefaultMaxSize = 256 << 20
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.CPUTime <= 0 {
+		l.CPUTime = DefaultCPUTime
+	}
+	if l.Memory <= 0 {
+		l.Memory = DefaultMemory
+	}
+	if l.WallClock <= 0 {
+		l.WallClock = DefaultWallClock
+	}
+	return l
+}
+
+// Args returns the worker flags that carry l to ServeWorker (parsed by
+// the hidden subcommand).
+func (l Limits) Args() []string {
+	l = l.withDefaults()
+	return []string{"--cpu-time=" + l.CPUTime.String(), "--memory=" + strconv.FormatInt(l.Memory, 10)}
+}
+
+// ErrTooLarge is returned for samples above the size cap.
+var ErrTooLarge = errors.New("sample larger than the configured size cap")
+
+// Runner analyses samples in worker processes. It is safe for concurrent
+// use; each Analyze call runs its own worker.
+type Runner struct {
+	// Command is the worker command line: the program and its arguments
+	// up to (not including) the limit flags, e.g. {exe, "analyze-worker"}.
+	Command []string
+	Limits  Limits
+	// MaxSize is the largest sample analysed (bytes); 0 = DefaultMaxSize.
+	MaxSize int64
+	// Env is extra environment for the worker (KEY=value).
+	Env []string
+	// Logger receives one warning per failed pass; nil discards.
+	Logger *slog.Logger
+
+	samples, failures atomic.Int64
+}
+
+// Counts returns how many samples were analysed and how many parser
+// passes failed (panicked, erred, crashed, timed out) since start.
+func (r *Runner) Counts() (samples, failures int64) {
+	return r.samples.Load(), r.failures.Load()
+}
+
+func (r *Runner) maxSize() int64 {
+	if r.MaxSize > 0 {
+		return r.MaxSize
+	}
+	return DefaultMaxSize
+}
+
+// AnalyzeFile analyses the file at path.
+func (r *Runner) AnalyzeFile(ctx context.Context, path string) (*analyze.Report, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	if st.Size() > r.maxSize() {
+		return nil, fmt.Errorf("%s: %w (%d > %d bytes)", path, ErrTooLarge, st.Size(), r.maxSize())
+	}
+	data, err := io.ReadAll(io.LimitReader(f, r.maxSize()+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > r.maxSize() {
+		return nil, fmt.Errorf("%s: %w", path, ErrTooLarge)
+	}
+	return r.analyze(ctx, data, f)
+}
+
+// Analyze analyses data.
+func (r *Runner) Analyze(ctx context.Context, data []byte) (*analyze.Report, error) {
+	if int64(len(data)) > r.maxSize() {
+		return nil, fmt.Errorf("%w (%d > %d bytes)", ErrTooLarge, len(data), r.maxSize())
+	}
+	fd, err := unix.MemfdCreate("sample", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: memfd: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "sample")
+	defer f.Close()
+	if _, err := f.Write(data); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	return r.analyze(ctx, data, f)
+}
+
+// analyze hashes data here and runs the passes in a worker reading sample.
+func (r *Runner) analyze(ctx context.Context, data []byte, sample *os.File) (*analyze.Report, error) {
+	if len(r.Command) == 0 {
+		return nil, errors.New("sandbox: no worker command")
+	}
+	if _, err := sample.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	r.samples.Add(1)
+	h := analyze.HashBytes(data)
+	rep := &analyze.Report{SHA256: h.SHA256, Attributes: analyze.HashAttributes(h)}
+	done, werr := r.runWorker(ctx, sample, rep)
+	if werr != nil {
+		// The pass after the last one reported was running when the
+		// worker died.
+		step := "worker"
+		for _, name := range analyze.Passes() {
+			if !done[name] {
+				step = name
+				break
+			}
+		}
+		rep.Failures = append(rep.Failures, analyze.Failure{Step: step, Err: werr.Error()})
+	}
+	for _, fl := range rep.Failures {
+		r.failures.Add(1)
+		if r.Logger != nil {
+			r.Logger.Warn("analysis pass failed", "sha256", rep.SHA256, "step", fl.Step, "err", fl.Err)
+		}
+	}
+	return rep, ctx.Err()
+}
+
+// runWorker runs one worker and merges its partials into rep. It returns
+// the passes reported and, when the worker did not finish cleanly, why.
+func (r *Runner) runWorker(ctx context.Context, sample *os.File, rep *analyze.Report) (map[string]bool, error) {
+	lim := r.Limits.withDefaults()
+	wctx, cancel := context.WithTimeout(ctx, lim.WallClock)
+	defer cancel()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer pr.Close()
+	args := append(append([]string{}, r.Command[1:]...), lim.Args()...)
+	cmd := exec.CommandContext(wctx, r.Command[0], args...)
+	cmd.ExtraFiles = []*os.File{sample, pw}
+	var stderr bytes.Buffer
+	cmd.Stderr = &limitedWriter{w: &stderr, n: 4096}
+	cmd.Env = append([]string{"GOTRACEBACK=single", "GOMAXPROCS=1"}, r.Env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	if err := cmd.Start(); err != nil {
+		pw.Close()
+		return nil, fmt.Errorf("starting worker: %w", err)
+	}
+	pw.Close()
+	done := map[string]bool{}
+	sc := bufio.NewScanner(pr)
+	sc.Buffer(make([]byte, 0, 64<<10), 64<<20)
+	for sc.Scan() {
+		var p analyze.Partial
+		dec := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+		dec.UseNumber() // keep 64-bit addresses exact
+		if err := dec.Decode(&p); err != nil {
+			continue
+		}
+		done[p.Step] = true
+		rep.Add(p)
+	}
+	err = cmd.Wait()
+	switch {
+	case wctx.Err() == context.DeadlineExceeded:
+		return done, fmt.Errorf("worker killed after the wall-clock limit of %s", lim.WallClock)
+	case ctx.Err() != nil:
+		return done, ctx.Err()
+	case err != nil:
+		msg := err.Error()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				msg = "worker killed by signal " + ws.Signal().String()
+				if ws.Signal() == syscall.SIGXCPU {
+					msg += fmt.Sprintf(" (CPU-time limit of %s)", lim.CPUTime)
+				}
+			}
+		}
+		if tail := bytes.TrimSpace(firstLine(stderr.Bytes())); len(tail) > 0 {
+			msg += ": " + string(tail)
+		}
+		return done, errors.New(msg)
+	}
+	return done, nil
+}
+
+func firstLine(b []byte) []byte {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		return b[:i]
+	}
+	return b
+}
+
+// limitedWriter keeps the first n bytes written.
+type limitedWriter struct {
+	w io.Writer
+	n int
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	if l.n > 0 {
+		k := min(len(p), l.n)
+		l.w.Write(p[:k])
+		l.n -= k
+	}
+	return len(p), nil
+}
+
+// ServeWorker is the worker side: it applies the limits to this process,
+// reads the sample from descriptor 3 and runs passes (analyze.RunPasses in
+// production) writing each Partial as a JSON line to descriptor 4.
+func ServeWorker(l Limits, maxSize int64, passes func(data []byte, emit func(analyze.Partial))) error {
+	l = l.withDefaults()
+	cpu := uint64((l.CPUTime + time.Second - 1) / time.Second)
+	if err := unix.Setrlimit(unix.RLIMIT_CPU, &unix.Rlimit{Cur: cpu, Max: cpu + 1}); err != nil {
+		return fmt.Errorf("worker: RLIMIT_CPU: %w", err)
+	}
+	mem := uint64(l.Memory)
+	if err := unix.Setrlimit(unix.RLIMIT_AS, &unix.Rlimit{Cur: mem, Max: mem}); err != nil {
+		return fmt.Errorf("worker: RLIMIT_AS: %w", err)
+	}
+	in := os.NewFile(3, "sample")
+	out := os.NewFile(4, "results")
+	if in == nil || out == nil {
+		return errors.New("worker: descriptors 3 and 4 must be open")
+	}
+	if maxSize <= 0 {
+		maxSize = DefaultMaxSize
+	}
+	data, err := io.ReadAll(io.LimitReader(in, maxSize+1))
+	if err != nil {
+		return fmt.Errorf("worker: reading sample: %w", err)
+	}
+	if int64(len(data)) > maxSize {
+		return ErrTooLarge
+	}
+	w := bufio.NewWriter(out)
+	var werr error
+	passes(data, func(p analyze.Partial) {
+		b, err := json.Marshal(p)
+		if err != nil {
+			b, _ = json.Marshal(analyze.Partial{Step: p.Step, Err: "encoding result: " + err.Error()})
+		}
+		w.Write(b)
+		w.WriteByte('\n')
+		if err := w.Flush(); err != nil && werr == nil {
+			werr = err
+		}
+	})
+	return werr
+}

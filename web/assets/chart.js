@@ -1,0 +1,103 @@
+// The timeline of an IP's downloads: how many files were first seen on
+// the IP in each period, as an SVG bar chart drawn to the width of its
+// container. Periods are days, months or years depending on the span.
+
+import { s, h, replace } from './dom.js';
+
+const DAY = 86400;
+
+function bucketing(min, max) {
+  const span = max - min;
+  if (span <= 62 * DAY) return 'day';
+  if (span <= 6 * 366 * DAY) return 'month';
+  return 'year';
+}
+
+function keyOf(sec, unit) {
+  const d = new Date(sec * 1000);
+  const y = d.getUTCFullYear(), m = d.getUTCMonth();
+  if (unit === 'year') return Date.UTC(y, 0, 1) / 1000;
+  if (unit === 'month') return Date.UTC(y, m, 1) / 1000;
+  return Date.UTC(y, m, d.getUTCDate()) / 1000;
+}
+
+function nextKey(key, unit) {
+  const d = new Date(key * 1000);
+  if (unit === 'year') return Date.UTC(d.getUTCFullYear() + 1, 0, 1) / 1000;
+  if (unit === 'month') return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1) / 1000;
+  return key + DAY;
+}
+
+function label(key, unit) {
+  const iso = new Date(key * 1000).toISOString();
+  return unit === 'year' ? iso.slice(0, 4) : unit === 'month' ? iso.slice(0, 7) : iso.slice(0, 10);
+}
+
+// buckets counts times (Unix seconds) per period, every period between
+// the first and the last included (empty ones as 0).
+export function buckets(times) {
+  const ts = times.filter(Number.isFinite);
+  if (ts.length === 0) return { unit: 'day', bins: [] };
+  const min = Math.min(...ts), max = Math.max(...ts);
+  const unit = bucketing(min, max);
+  const counts = new Map();
+  for (const t of ts) {
+    const k = keyOf(t, unit);
+    counts.set(k, (counts.get(k) || 0) + 1);
+  }
+  const bins = [];
+  for (let k = keyOf(min, unit); k <= max; k = nextKey(k, unit)) {
+    bins.push({ start: k, label: label(k, unit), count: counts.get(k) || 0 });
+    if (bins.length > 2000) break;
+  }
+  return { unit, bins };
+}
+
+// draw renders the chart of times into container.
+export function draw(container, times) {
+  const { unit, bins } = buckets(times);
+  if (bins.length === 0) {
+    replace(container, h('p', { class: 'muted' }, 'No dated downloads to chart.'));
+    return;
+  }
+  const width = Math.max(260, Math.floor(container.clientWidth || 600));
+  const height = 180;
+  const pad = { l: 36, r: 8, t: 10, b: 28 };
+  const plotW = width - pad.l - pad.r, plotH = height - pad.t - pad.b;
+  const top = Math.max(...bins.map((b) => b.count));
+  const scaleMax = niceMax(top);
+  const bw = plotW / bins.length;
+  const total = bins.reduce((t, b) => t + b.count, 0);
+  const busiest = bins.reduce((a, b) => (b.count > a.count ? b : a));
+  const summary = `${total} files first seen between ${bins[0].label} and ${bins[bins.length - 1].label}, per ${unit}; busiest ${unit} ${busiest.label} with ${busiest.count}.`;
+
+  const svg = s('svg', { class: 'chart', width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': `Timeline: ${summary}` });
+  for (const v of [0, scaleMax / 2, scaleMax].filter(Number.isInteger)) {
+    const y = pad.t + plotH - (v / scaleMax) * plotH;
+    svg.append(s('line', { class: 'grid', x1: pad.l, x2: width - pad.r, y1: y, y2: y }));
+    svg.append(s('text', { class: 'axis', x: pad.l - 6, y: y + 4, 'text-anchor': 'end' }, String(v)));
+  }
+  bins.forEach((b, i) => {
+    const bh = (b.count / scaleMax) * plotH;
+    const x = pad.l + i * bw;
+    const g = s('g', { class: 'bar' },
+      s('title', {}, `${b.label}: ${b.count} file${b.count === 1 ? '' : 's'}`),
+      s('rect', { x: x + Math.min(1, bw * 0.1), y: pad.t + plotH - bh, width: Math.max(1, bw - Math.min(2, bw * 0.2)), height: Math.max(0, bh) }));
+    svg.append(g);
+  });
+  // At most ~6 labels along the time axis.
+  const every = Math.max(1, Math.ceil(bins.length / Math.max(2, Math.floor(plotW / 90))));
+  bins.forEach((b, i) => {
+    if (i % every !== 0 && i !== bins.length - 1) return;
+    if (i === bins.length - 1 && i % every !== 0 && bins.length - 1 - Math.floor(i / every) * every < every / 2) return;
+    svg.append(s('text', { class: 'axis', x: pad.l + (i + 0.5) * bw, y: height - 8, 'text-anchor': 'middle' }, b.label));
+  });
+  replace(container, svg, h('p', { class: 'muted small' }, summary));
+}
+
+function niceMax(n) {
+  if (n <= 4) return 4;
+  const p = 10 ** Math.floor(Math.log10(n));
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= n) return m * p;
+  return 10 * p;
+}
