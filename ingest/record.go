@@ -120,6 +120,9 @@ type ReaderOptions struct {
 	// DefaultMaxPending. A record pushed out of the bound is resolved
 	// without its partner.
 	MaxPending int
+	// FirstLine is the number of the input's first line; 0 means 1. A
+	// reader resuming in the middle of a log numbers its lines on.
+	FirstLine int64
 	// SuricataPre41 says the Suricata EVE input comes from a version older
 	// than 4.1, whose fileinfo addresses do not follow the file's direction
 	// (see suricataReader).

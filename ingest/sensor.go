@@ -29,6 +29,40 @@ const (
 	SkipUnsupported   = "unsupported protocol"
 )
 
+// ErrStopped, as the cause of the cancellation of a reader's context
+// (context.WithCancelCause), stops a joining reader after it has resolved
+// the records it holds (without their partners), instead of dropping them
+// as any other end of the context does. Records dropped that way are read
+// again when ingestion resumes from a checkpoint taken before them.
+var ErrStopped = errors.New("ingestion stopped")
+
+// stopping reports whether a reader's error asks it to resolve what it
+// holds before returning.
+func stopping(ctx context.Context, err error) bool {
+	return err != nil && errors.Is(context.Cause(ctx), ErrStopped)
+}
+
+// holder is implemented by sinks that keep track of the lines whose
+// records a joining reader holds back (see Follow): Hold is called when
+// the record read at line is queued to wait for its join partner, Release
+// once it has been given to the sink (or skipped).
+type holder interface {
+	Hold(line int64)
+	Release(line int64)
+}
+
+func hold(s Sink, line int64) {
+	if h, ok := s.(holder); ok {
+		h.Hold(line)
+	}
+}
+
+func release(s Sink, line int64) {
+	if h, ok := s.(holder); ok {
+		h.Release(line)
+	}
+}
+
 // skip builds the reject that counts a skipped record.
 func skip(line int64, reason, detail string, raw []byte) Reject {
 	r := newReject(line, reason, detail, raw)
@@ -268,7 +302,7 @@ func (q *pendingQueue[K, V]) drain() []V {
 // over the bound is a reject. It stops at the end of r, at fn's error, or
 // when ctx ends.
 func eachLine(ctx context.Context, r io.Reader, opts ReaderOptions, sink Sink, fn func(line []byte, num int64) error) error {
-	lr := newLineReader(r, opts.maxLine(), 1)
+	lr := newLineReader(r, opts.maxLine(), max(opts.FirstLine, 1))
 	for {
 		line, num, tooLong, err := lr.next()
 		if errors.Is(err, io.EOF) {

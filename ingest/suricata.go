@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -115,6 +116,7 @@ type pendingFile struct {
 	ev   eveEvent
 	num  int64
 	line []byte
+	held bool // queued, and announced to the sink as held
 }
 
 func (sr suricataReader) Read(ctx context.Context, r io.Reader, sink Sink) error {
@@ -159,11 +161,16 @@ func (sr suricataReader) Read(ctx context.Context, r io.Reader, sink Sink) error
 				return sr.resolve(ctx, f, &srv, sink)
 			}
 			f.line = bytes.Clone(line)
+			f.held = true
+			hold(sink, num)
 			return emit(pending.add(k, f), nil)
 		}
 		return nil
 	})
 	if err != nil {
+		if stopping(ctx, err) {
+			err = errors.Join(err, emit(pending.drain(), nil))
+		}
 		return err
 	}
 	return emit(pending.drain(), nil)
@@ -191,6 +198,9 @@ var httpPorts = []int{80, 8080, 8000, 8008, 8081, 8888, 3128, 591}
 // resolve turns a fileinfo event into a sighting or a skip. srv is the
 // server its http event names, or nil.
 func (sr suricataReader) resolve(ctx context.Context, f pendingFile, srv *eveServer, sink Sink) error {
+	if f.held {
+		defer release(sink, f.num) // after the record reached the sink
+	}
 	ev, fi := f.ev, f.ev.FileInfo
 	skipped := func(reason, detail string) error {
 		sink.Reject(skip(f.num, reason, detail, f.line))

@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -228,12 +229,13 @@ type zeekPending struct {
 	num  int64
 	line []byte
 	sink Sink // of the input the row comes from
+	held bool // queued, and announced to the sink as held
 }
 
 func (zr zeekReader) Read(ctx context.Context, r io.Reader, sink Sink) error {
 	j := zr.newJoin()
 	if err := j.feed(ctx, r, sink); err != nil {
-		return err
+		return j.stop(ctx, err)
 	}
 	return j.finish(ctx)
 }
@@ -246,7 +248,7 @@ func RunZeek(ctx context.Context, w *Writer, ins []Input, opts ReaderOptions) er
 	j := zeekReader{opts: opts}.newJoin()
 	for _, in := range ins {
 		if err := j.feed(ctx, bufio.NewReaderSize(in.R, readBufferSize), w.Sink(in.Name)); err != nil {
-			return fmt.Errorf("%s: %w", in.Name, err)
+			return j.stop(ctx, fmt.Errorf("%s: %w", in.Name, err))
 		}
 	}
 	return j.finish(ctx)
@@ -275,6 +277,15 @@ func (j *zeekJoin) emit(ctx context.Context, ps []zeekPending, c *zeekContext) e
 		}
 	}
 	return nil
+}
+
+// stop ends a join on err: it resolves the waiting rows first when err
+// comes from an ErrStopped cancellation, else drops them.
+func (j *zeekJoin) stop(ctx context.Context, err error) error {
+	if stopping(ctx, err) {
+		err = errors.Join(err, j.finish(ctx))
+	}
+	return err
 }
 
 // finish resolves the rows still waiting, without their partner.
@@ -328,6 +339,8 @@ func (j *zeekJoin) feed(ctx context.Context, r io.Reader, sink Sink) error {
 				return zr.resolve(ctx, p, &c, sink)
 			}
 			p.line = bytes.Clone(line)
+			p.held = true
+			hold(sink, num)
 			if t, ok := row.(tsvRow); ok {
 				hc := *t.h // the header may change before the row is resolved
 				t.h = &hc
@@ -366,6 +379,9 @@ func first(s string, _ bool) string { return s }
 // resolve turns a files.log row into sightings or a skip; c is its joined
 // http.log or ftp.log row, or nil.
 func (zr zeekReader) resolve(ctx context.Context, p zeekPending, c *zeekContext, sink Sink) error {
+	if p.held {
+		defer release(sink, p.num) // after the records reached the sink
+	}
 	row := p.row
 	skipped := func(reason, detail string) error {
 		sink.Reject(skip(p.num, reason, detail, p.line))

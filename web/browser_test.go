@@ -37,8 +37,6 @@ var suite struct {
 	err     error
 	userDir string
 	shots   string // screenshot folder
-	shotN   int
-	mu      sync.Mutex
 }
 
 func TestMain(m *testing.M) {
@@ -276,10 +274,6 @@ func (tb *tab) shoot(name string, dark bool, vps ...viewport) {
 	if dark {
 		themes = append(themes, "dark")
 	}
-	suite.mu.Lock()
-	suite.shotN++
-	n := suite.shotN
-	suite.mu.Unlock()
 	for _, vp := range vps {
 		for _, theme := range themes {
 			tb.run(setView(vp, theme))
@@ -290,7 +284,7 @@ func (tb *tab) shoot(name string, dark bool, vps ...viewport) {
 			if err != nil {
 				tb.t.Fatal(err)
 			}
-			file := filepath.Join(suite.shots, fmt.Sprintf("%02d-%s-%s-%s.png", n, name, vp.name, theme))
+			file := filepath.Join(suite.shots, fmt.Sprintf("%s-%s-%s.png", name, vp.name, theme))
 			if err := os.WriteFile(file, png, 0o644); err != nil {
 				tb.t.Fatal(err)
 			}

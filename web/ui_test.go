@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"strconv"
@@ -302,7 +303,7 @@ func TestBrowserFilePage(t *testing.T) {
 	if got := tb.text("h1 .ident"); got != rep.MeaningfulName {
 		t.Errorf("heading %q, want %q", got, rep.MeaningfulName)
 	}
-	summary := tb.text("#file-summary")
+	summary := tb.text("#summary")
 	for _, want := range []string{peFile, rep.MD5} {
 		if !strings.Contains(summary, want) {
 			t.Errorf("summary lacks %s", want)
@@ -320,9 +321,14 @@ func TestBrowserFilePage(t *testing.T) {
 		t.Fatalf("%d section rows, the report has %d sections", len(secs), len(rep.PE.Sections))
 	}
 	for i, s := range rep.PE.Sections {
-		want := section{s.Name, strconv.FormatFloat(s.Entropy, 'f', 2, 64), strconv.FormatFloat(s.Entropy/8*100, 'f', 1, 64) + "%"}
-		if secs[i] != want {
-			t.Errorf("section %d: got %+v, want %+v", i, secs[i], want)
+		if secs[i].Name != s.Name || secs[i].Entropy != strconv.FormatFloat(s.Entropy, 'f', 2, 64) {
+			t.Errorf("section %d: got %+v, want name %s, entropy %.2f", i, secs[i], s.Name, s.Entropy)
+		}
+		// The bar is entropy/8 of its track (set through the CSSOM, which
+		// the CSP allows).
+		w, err := strconv.ParseFloat(strings.TrimSuffix(secs[i].Width, "%"), 64)
+		if err != nil || math.Abs(w-s.Entropy/8*100) > 0.06 {
+			t.Errorf("section %s: entropy bar width %q, want %.1f%%", s.Name, secs[i].Width, s.Entropy/8*100)
 		}
 	}
 	if got := eval[int](tb, `document.querySelectorAll('#pe-imports details').length`); got != len(rep.PE.Imports) {
@@ -336,6 +342,21 @@ func TestBrowserFilePage(t *testing.T) {
 	}
 	if got := eval[int](tb, `document.querySelectorAll('#detections-table tbody tr').length`); got != len(rep.Results) {
 		t.Errorf("%d detection rows, the report has %d engines", got, len(rep.Results))
+	}
+	// The engines that flagged the file first; the others on demand.
+	flagged := 0
+	for _, r := range rep.Results {
+		if c := r["category"]; c == "malicious" || c == "suspicious" {
+			flagged++
+		}
+	}
+	visible := `document.querySelectorAll('#detections-table tbody tr:not([hidden])').length`
+	if got := eval[int](tb, visible); got != flagged || flagged == 0 {
+		t.Errorf("%d detection rows shown, want the %d engines that flagged the file", got, flagged)
+	}
+	tb.run(chromedpClick(`#detections-toggle`))
+	if got := eval[int](tb, visible); got != len(rep.Results) {
+		t.Errorf("%d detection rows shown after the toggle, want all %d", got, len(rep.Results))
 	}
 
 	// The IPs it was downloaded from, in the API's order.

@@ -226,8 +226,11 @@ func (r *Runner) runWorker(ctx context.Context, sample *os.File, rep *analyze.Re
 		if errors.As(err, &ee) {
 			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 				msg = "worker killed by signal " + ws.Signal().String()
-				if ws.Signal() == syscall.SIGXCPU {
-					msg += fmt.Sprintf(" (CPU-time limit of %s)", lim.CPUTime)
+				// The kernel sends SIGXCPU at the soft CPU limit and SIGKILL
+				// at the hard one (a second later).
+				used := ee.ProcessState.UserTime() + ee.ProcessState.SystemTime()
+				if ws.Signal() == syscall.SIGXCPU || (ws.Signal() == syscall.SIGKILL && used >= lim.CPUTime) {
+					msg += fmt.Sprintf(" (CPU-time limit of %s reached)", lim.CPUTime)
 				}
 			}
 		}

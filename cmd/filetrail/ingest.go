@@ -91,7 +91,7 @@ func (c *ingestCmd) Run(a *app) error {
 			rejects.write(r)
 		}
 		if c.Strict && !r.Skip {
-			cancel(&strictStop{r})
+			cancel(fmt.Errorf("%w: %w", ingest.ErrStopped, &strictStop{r}))
 		}
 	}})
 	opts := ingest.ReaderOptions{Source: c.Source, MaxLineBytes: c.MaxLineBytes, SuricataPre41: c.SuricataPre41}

@@ -147,7 +147,7 @@ func TestIngestOverHTTP(t *testing.T) {
 		return strings.SplitN(out, "\n", 2)[0]
 	}
 	admin := key("--name", "sensor", "--admin")
-	reader := key("--name", "reader")
+	reader := key("--name", "reader", "--premium")
 	_, base := start(t, "serve", "--store", db, "--addr", "127.0.0.1:0")
 
 	body, err := os.ReadFile("../../testdata/cowrie/handwritten-cowrie.json")

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -207,5 +209,47 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 	if s, err := Open(t.Context(), path); err == nil {
 		s.Close()
 		t.Fatal("Open of a database from a newer build succeeded")
+	}
+}
+
+// TestAdmitAcrossStores: two stores on one file (as two server processes
+// would be) together admit exactly the limit.
+func TestAdmitAcrossStores(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shared.db")
+	var stores []*Store
+	for range 2 {
+		s, err := Open(t.Context(), path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		stores = append(stores, s)
+	}
+	k := filetrail.Key{ID: "k", Name: "k", SecretHash: "h", Quota: filetrail.Quota{PerMinute: 23}}
+	if err := stores[0].CreateKey(t.Context(), k); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	var allowed atomic.Int64
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 10 {
+				a, err := stores[g%2].Admit(t.Context(), k, now)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if a.Allowed {
+					allowed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if allowed.Load() != 23 {
+		t.Errorf("admitted %d across two stores, want 23", allowed.Load())
 	}
 }

@@ -29,33 +29,35 @@ export async function renderFile(ctx, hash) {
   replace(main,
     h('h1', {}, h('span', { class: 'kind' }, 'File'), ' ', h('span', { class: 'ident' }, name || f.id)),
     overview(f, a),
+    section('Downloaded from', 'itw', itw),
     detections(a),
     pe(a),
-    signature(a),
-    section('Downloaded from', 'itw', itw));
+    signature(a));
   loadITW(ctx, f.id, itw);
 }
 
 function overview(f, a) {
-  return section('Summary', 'summary', h('dl', { class: 'summary', id: 'file-summary' },
-    field('Detections', badge(a.last_analysis_stats)),
-    field('SHA-256', hashCode(a.sha256 || (f.id.length === 64 ? f.id : ''))),
-    field('SHA-1', hashCode(a.sha1)),
-    field('MD5', hashCode(a.md5)),
-    field('Type', [a.type_description, a.type_tag && a.type_description !== a.type_tag ? ` (${a.type_tag})` : ''].join('')),
-    field('Magic', a.magic),
-    field('Size', Number.isFinite(a.size) ? `${size(a.size)} (${grouped(a.size)} bytes)` : ''),
-    field('Names', a.names && a.names.length ? h('ul', { class: 'names' }, a.names.map((n) => h('li', {}, n))) : ''),
-    field('First seen in the wild', a.first_seen_itw_date ? when(a.first_seen_itw_date) : ''),
-    field('First submission', a.first_submission_date ? when(a.first_submission_date) : ''),
-    field('Last submission', a.last_submission_date ? when(a.last_submission_date) : ''),
-    field('Last analysis', a.last_analysis_date ? when(a.last_analysis_date) : ''),
-    field('Creation date', a.creation_date ? when(a.creation_date) : ''),
-    field('Times submitted', Number.isFinite(a.times_submitted) ? grouped(a.times_submitted) : ''),
-    field('Tags', a.tags && a.tags.length ? a.tags.map((t) => h('span', { class: 'tag' }, t)) : ''),
-    field('ssdeep', hashCode(a.ssdeep)),
-    field('TLSH', hashCode(a.tlsh)),
-    field('Authentihash', hashCode(a.authentihash))));
+  return section('Summary', 'summary',
+    h('dl', { class: 'kv', id: 'file-hashes' },
+      field('SHA-256', hashCode(a.sha256 || (f.id.length === 64 ? f.id : ''))),
+      field('SHA-1', hashCode(a.sha1)),
+      field('MD5', hashCode(a.md5)),
+      field('ssdeep', hashCode(a.ssdeep)),
+      field('TLSH', hashCode(a.tlsh)),
+      field('Authentihash', hashCode(a.authentihash))),
+    h('dl', { class: 'summary', id: 'file-summary' },
+      field('Detections', badge(a.last_analysis_stats)),
+      field('Type', [a.type_description, a.type_tag && a.type_description !== a.type_tag ? ` (${a.type_tag})` : ''].join('')),
+      field('Size', Number.isFinite(a.size) ? `${size(a.size)} (${grouped(a.size)} bytes)` : ''),
+      field('Magic', a.magic),
+      field('Names', a.names && a.names.length ? h('ul', { class: 'names' }, a.names.map((n) => h('li', {}, n))) : ''),
+      field('Tags', a.tags && a.tags.length ? a.tags.map((t) => h('span', { class: 'tag' }, t)) : ''),
+      field('First seen in the wild', a.first_seen_itw_date ? when(a.first_seen_itw_date) : ''),
+      field('First submission', a.first_submission_date ? when(a.first_submission_date) : ''),
+      field('Last submission', a.last_submission_date ? when(a.last_submission_date) : ''),
+      field('Last analysis', a.last_analysis_date ? when(a.last_analysis_date) : ''),
+      field('Creation date', a.creation_date ? when(a.creation_date) : ''),
+      field('Times submitted', Number.isFinite(a.times_submitted) ? grouped(a.times_submitted) : '')));
 }
 
 function hashCode(v) {
@@ -72,16 +74,33 @@ function detections(a) {
   engines.sort(([n1, r1], [n2, r2]) => rank(r1.category) - rank(r2.category) || n1.localeCompare(n2));
   const st = a.last_analysis_stats || {};
   const counts = categoryOrder.filter((c) => st[c]).map((c) => `${st[c]} ${c}`).join(', ');
+  const flagged = (r) => r.category === 'malicious' || r.category === 'suspicious';
+  const others = engines.filter(([, r]) => !flagged(r)).length;
+  const rows = engines.map(([engine, r]) => h('tr', { hidden: !flagged(r) && others < engines.length },
+    h('td', { 'data-label': 'Engine' }, r.engine_name || engine),
+    h('td', { 'data-label': 'Category' }, h('span', { class: ['cat', `cat-${r.category || 'unknown'}`] }, r.category || '—')),
+    h('td', { 'data-label': 'Result' }, r.result ? h('span', { class: flagged(r) ? `cat-${r.category}` : '' }, r.result) : h('span', { class: 'muted' }, '—')),
+    h('td', { 'data-label': 'Version' }, r.engine_version || ''),
+    h('td', { 'data-label': 'Update' }, r.engine_update || '')));
+  // Engines that flagged nothing are hidden until asked for, unless no
+  // engine flagged the file.
+  const toggle = others < engines.length && others > 0
+    ? h('button', { type: 'button', class: 'secondary', id: 'detections-toggle', 'aria-controls': 'detections-table', 'aria-expanded': 'false' }, `Show the ${others} other engines`)
+    : null;
+  if (toggle) {
+    toggle.addEventListener('click', () => {
+      const open = toggle.getAttribute('aria-expanded') !== 'true';
+      for (const [i, [, r]] of engines.entries()) if (!flagged(r)) rows[i].hidden = !open;
+      toggle.setAttribute('aria-expanded', String(open));
+      toggle.textContent = open ? 'Show only the engines that flagged it' : `Show the ${others} other engines`;
+    });
+  }
   return section('Detections', 'detections',
     h('p', {}, badge(st), ' ', counts, a.last_analysis_date ? [' · analysed ', when(a.last_analysis_date)] : ''),
     h('div', { class: 'table-wrap' }, h('table', { class: 'detections', id: 'detections-table' },
       h('thead', {}, h('tr', {}, ['Engine', 'Category', 'Result', 'Version', 'Update'].map((c) => h('th', { scope: 'col' }, c)))),
-      h('tbody', {}, engines.map(([engine, r]) => h('tr', { class: `cat-${r.category || 'unknown'}` },
-        h('td', { 'data-label': 'Engine' }, r.engine_name || engine),
-        h('td', { 'data-label': 'Category' }, h('span', { class: ['cat', `cat-${r.category || 'unknown'}`] }, r.category || '—')),
-        h('td', { 'data-label': 'Result' }, r.result || h('span', { class: 'muted' }, '—')),
-        h('td', { 'data-label': 'Version' }, r.engine_version || ''),
-        h('td', { 'data-label': 'Update' }, r.engine_update || '')))))));
+      h('tbody', {}, rows))),
+    toggle ? h('div', { class: 'more-row' }, toggle) : null);
 }
 
 function pe(a) {

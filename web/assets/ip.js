@@ -162,9 +162,9 @@ function row(item) {
   const href = `/gui/file/${encodeURIComponent(item.id)}`;
   return h('tr', { 'data-id': item.id },
     h('td', { 'data-label': 'Detections', class: 'c-det' }, badge(a.last_analysis_stats)),
-    h('td', { 'data-label': 'File', class: 'c-file' },
+    h('td', { 'data-label': 'File', class: 'c-file' }, h('div', {},
       h('a', { href, class: 'name' }, name || h('span', { class: 'muted' }, '(no name)')),
-      h('code', { class: 'hash', title: item.id }, item.id)),
+      h('code', { class: 'hash', title: item.id }, item.id))),
     h('td', { 'data-label': 'Type', class: 'c-type' }, a.type_description || a.type_tag || h('span', { class: 'muted' }, '—')),
     h('td', { 'data-label': 'Size', class: 'c-size' }, Number.isFinite(a.size) ? h('span', { title: `${grouped(a.size)} bytes` }, size(a.size)) : h('span', { class: 'muted' }, '—')),
     h('td', { 'data-label': 'First seen', class: 'c-first' }, when(c.first_seen)),
