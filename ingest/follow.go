@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -110,6 +109,9 @@ func Follow(ctx context.Context, w *Writer, opts FollowOptions) error {
 			return nil
 		}
 		return err
+	}
+	if format.Name == "vt" {
+		return fmt.Errorf("%s: VT reports are JSON documents, not a log: they cannot be followed", opts.Path)
 	}
 	ropts := opts.Reader
 	ropts.FirstLine = t.nextLine - int64(t.preambleLines)
@@ -371,9 +373,10 @@ func (t *tailer) fill() (bool, error) {
 	n, err := t.f.Read(tmp[:])
 	if n > 0 {
 		t.buf = append(t.buf, tmp[:n]...)
+		base := t.readOff // offset of tmp[0]
 		t.readOff += int64(n)
-		if t.readOff-int64(n) < headBytes {
-			t.file.head = append(t.file.head, tmp[:min(n, headBytes-len(t.file.head))]...)
+		if h := int64(len(t.file.head)); h < headBytes && base <= h && base+int64(n) > h {
+			t.file.head = append(t.file.head, tmp[h-base:min(int64(n), headBytes-base)]...)
 		}
 		return true, nil
 	}
@@ -388,10 +391,10 @@ func (t *tailer) fill() (bool, error) {
 func (t *tailer) deliver(p []byte) int {
 	end := bytes.LastIndexByte(t.buf[:min(len(t.buf), len(p))], '\n') + 1
 	if end == 0 {
-		if len(t.buf) < len(p) || bytes.IndexByte(t.buf, '\n') < 0 && len(t.buf) < len(p) {
-			return 0
+		if len(t.buf) < len(p) {
+			return 0 // no complete line yet
 		}
-		end = len(p) // a line longer than p
+		end = len(p) // a line longer than p goes in pieces
 	}
 	n := copy(p, t.buf[:end])
 	c := &chunk{file: t.file, firstLine: t.nextLine, fileLine: t.fileLine}
@@ -411,14 +414,7 @@ func (t *tailer) deliver(p []byte) int {
 	t.nextLine += lines
 	t.fileLine += lines
 	t.boundary = p[n-1] == '\n'
-	if !t.boundary && len(c.starts) > 0 && c.starts[len(c.starts)-1] != start {
-		// Unreachable: the last started line is the unfinished one.
-		c.starts = c.starts[:len(c.starts)]
-	}
-	if t.recent[1] != nil || t.recent[0] != nil {
-		t.recent[0] = t.recent[1]
-	}
-	t.recent[1] = c
+	t.recent[0], t.recent[1] = t.recent[1], c
 	t.delivOff += int64(n)
 	t.buf = t.buf[n:]
 	if len(t.buf) == 0 {
@@ -446,13 +442,13 @@ func (t *tailer) checkRotation() (bool, error) {
 		return false, err
 	}
 	if os.SameFile(fi, cur) {
-		if fi.Size() < t.readOff {
+		if fi.Size() < t.readOff || !t.headUnchanged() {
 			// Truncated: what was not delivered is gone with it.
 			if _, err := t.f.Seek(0, io.SeekStart); err != nil {
 				return false, err
 			}
 			t.readOff, t.delivOff, t.fileLine = 0, 0, 1
-			t.buf, t.boundary = nil, true
+			t.buf = nil
 			t.file = refOf(t.f, t.opts.Path)
 			t.segments = append(t.segments, segment{file: t.file, firstLine: t.nextLine, fileLine: 1})
 			return true, nil
@@ -485,6 +481,19 @@ func (t *tailer) checkRotation() (bool, error) {
 	}
 	t.switchTo(f)
 	return true, nil
+}
+
+// headUnchanged reports whether the current file still starts with the
+// bytes read from it: a file truncated and written again past the read
+// offset between two polls starts differently.
+func (t *tailer) headUnchanged() bool {
+	h := t.file.head
+	if len(h) == 0 {
+		return true
+	}
+	got := make([]byte, len(h))
+	n, _ := t.f.ReadAt(got, 0)
+	return bytes.Equal(got[:n], h)
 }
 
 // positionOf is where stream line l starts, when it was delivered in one
@@ -580,7 +589,6 @@ func (s *followSink) Record(ctx context.Context, r Record) error {
 	if s.t.suppressed(r.Line) {
 		return nil
 	}
-	delete(s.t.replayHeld, r.Line)
 	name, line := s.t.segmentOf(r.Line)
 	r.Line = line
 	return s.t.w.Sink(name).Record(ctx, r)
@@ -590,7 +598,6 @@ func (s *followSink) Reject(r Reject) {
 	if s.t.suppressed(r.Line) {
 		return
 	}
-	delete(s.t.replayHeld, r.Line)
 	name, line := s.t.segmentOf(r.Line)
 	r.Line, r.Input = line, name
 	s.t.w.Sink(name).Reject(r)
@@ -680,7 +687,7 @@ func findCheckpointFile(path string, cp *Checkpoint) (*os.File, *fileRef, bool) 
 			f.Close()
 			continue
 		}
-		head := make([]byte, cp.HeadLen)
+		head := make([]byte, headBytes)
 		n, _ := f.ReadAt(head, 0)
 		ref.head = head[:n]
 		return f, ref, true
@@ -707,5 +714,3 @@ func refOf(f *os.File, name string) *fileRef {
 	}
 	return ref
 }
-
-var _ = bufio.NewReader // the tailer feeds the reader's own bufio.Reader

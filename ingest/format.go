@@ -75,6 +75,13 @@ var formats = []Format{
 	},
 }
 
+// RegisterFormat adds a format defined outside this package, after the
+// built-in ones (the command wires the samples format this way, so that
+// ingest does not depend on the analyser). Call it before any other
+// function of the package, e.g. from an init function; a format whose
+// Detect always answers false is used only when named.
+func RegisterFormat(f Format) { formats = append(formats, f) }
+
 // Formats returns the names of the known formats, in detection order.
 func Formats() []string {
 	names := make([]string, len(formats))

@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 
@@ -19,8 +20,18 @@ func FuzzReaders(f *testing.F) {
 		`{"ip": "1.2.3.4", "md5": "` + strings.Repeat("c", 32) + `", "seen_at": 1}` + "\n" + `{"ip": 5}`,
 		"[1,2]\n{\"data\": [}\n{",
 		"{\"data\":{\"type\":\"file\",\"attributes\":{\n{\"a\":",
+		"#separator \\x09\n#fields\tts\tfuid\tsource\tis_orig\tmd5\n1.5\tF1\tHTTP\tF\t" + strings.Repeat("d", 32) + "\n",
+		`"2024-01-01 00:00:00","http://1.2.3.4/x","exe","` + strings.Repeat("e", 32) + `","",""`,
 	} {
 		f.Add(seed)
+	}
+	// The hand-written sensor fixtures, whole.
+	for _, p := range []string{"../testdata/suricata/handwritten-eve-4.1.json", "../testdata/cowrie/handwritten-cowrie.json", "../testdata/zeek/handwritten-json/modern.json"} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(b))
 	}
 	f.Fuzz(func(t *testing.T, input string) {
 		for _, name := range ingest.Formats() {

@@ -120,6 +120,10 @@ type ReaderOptions struct {
 	// DefaultMaxPending. A record pushed out of the bound is resolved
 	// without its partner.
 	MaxPending int
+	// MaxPendingLines bounds how long, in lines, a joining reader lets a
+	// record wait for its partner before resolving it without; 0 means
+	// DefaultMaxPendingLines. It matters for logs that never end (Follow).
+	MaxPendingLines int64
 	// FirstLine is the number of the input's first line; 0 means 1. A
 	// reader resuming in the middle of a log numbers its lines on.
 	FirstLine int64
@@ -131,6 +135,16 @@ type ReaderOptions struct {
 
 // DefaultMaxPending is the default bound of ReaderOptions.MaxPending.
 const DefaultMaxPending = 100000
+
+// DefaultMaxPendingLines is the default of ReaderOptions.MaxPendingLines.
+const DefaultMaxPendingLines = 100000
+
+func (o ReaderOptions) maxPendingLines() int64 {
+	if o.MaxPendingLines <= 0 {
+		return DefaultMaxPendingLines
+	}
+	return o.MaxPendingLines
+}
 
 func (o ReaderOptions) maxPending() int {
 	if o.MaxPending <= 0 {

@@ -223,8 +223,9 @@ type pendingQueue[K comparable, V any] struct {
 }
 
 type pendingItem[K comparable, V any] struct {
-	key K
-	v   V
+	key  K
+	v    V
+	line int64
 }
 
 func newPendingQueue[K comparable, V any](max int) *pendingQueue[K, V] {
@@ -234,8 +235,9 @@ func newPendingQueue[K comparable, V any](max int) *pendingQueue[K, V] {
 // len is the number of queued records.
 func (q *pendingQueue[K, V]) len() int { return len(q.items) }
 
-// add queues v under k; it returns the records released to make room.
-func (q *pendingQueue[K, V]) add(k K, v V) []V {
+// add queues v, read at line, under k; it returns the records released to
+// make room.
+func (q *pendingQueue[K, V]) add(k K, v V, line int64) []V {
 	var out []V
 	for len(q.items) >= q.max {
 		old, ok := q.popOldest()
@@ -245,7 +247,7 @@ func (q *pendingQueue[K, V]) add(k K, v V) []V {
 		out = append(out, old)
 	}
 	q.byKey[k] = append(q.byKey[k], q.next)
-	q.items[q.next] = pendingItem[K, V]{key: k, v: v}
+	q.items[q.next] = pendingItem[K, V]{key: k, v: v, line: line}
 	q.next++
 	return out
 }
@@ -284,6 +286,25 @@ func (q *pendingQueue[K, V]) popOldest() (V, bool) {
 		return it.v, true
 	}
 	return zero, false
+}
+
+// expire removes and returns the records read before line, oldest first.
+func (q *pendingQueue[K, V]) expire(line int64) []V {
+	var out []V
+	for len(q.items) > 0 {
+		for q.low < q.next {
+			if _, ok := q.items[q.low]; ok {
+				break
+			}
+			q.low++
+		}
+		if it, ok := q.items[q.low]; !ok || it.line >= line {
+			return out
+		}
+		v, _ := q.popOldest()
+		out = append(out, v)
+	}
+	return out
 }
 
 // drain removes and returns every queued record, oldest first.

@@ -45,7 +45,7 @@ type sightingLine struct {
 }
 
 func (sr sightingsReader) Read(ctx context.Context, r io.Reader, sink Sink) error {
-	lr := newLineReader(r, sr.opts.maxLine(), 1)
+	lr := newLineReader(r, sr.opts.maxLine(), max(sr.opts.FirstLine, 1))
 	for {
 		line, num, tooLong, err := lr.next()
 		if errors.Is(err, io.EOF) {

@@ -131,6 +131,9 @@ func (sr suricataReader) Read(ctx context.Context, r io.Reader, sink Sink) error
 		return nil
 	}
 	err := eachLine(ctx, r, sr.opts, sink, func(line []byte, num int64) error {
+		if err := emit(pending.expire(num-sr.opts.maxPendingLines()), nil); err != nil {
+			return err
+		}
 		if t := bytes.TrimSpace(line); t[0] != '{' {
 			sink.Reject(newReject(num, ReasonNotObject, "an EVE line must be a JSON object", line))
 			return nil
@@ -163,7 +166,7 @@ func (sr suricataReader) Read(ctx context.Context, r io.Reader, sink Sink) error
 			f.line = bytes.Clone(line)
 			f.held = true
 			hold(sink, num)
-			return emit(pending.add(k, f), nil)
+			return emit(pending.add(k, f, num), nil)
 		}
 		return nil
 	})

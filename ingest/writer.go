@@ -31,6 +31,10 @@ type WriterOptions struct {
 	// (Reject.Skip), in order, before it is counted. Reject.Raw is valid
 	// only during the call.
 	OnReject func(Reject)
+	// OnAccept, when set, is called with every record that passed
+	// validation (normalised), when it is queued for the next batch. It
+	// must not use the Writer.
+	OnAccept func(Record)
 }
 
 // Summary tells what an ingestion did. It is JSON-marshalable as it is.
@@ -110,6 +114,7 @@ type Writer struct {
 	batchSize  int
 	maxRejects int
 	onReject   func(Reject)
+	onAccept   func(Record)
 	batch      filetrail.Batch
 	// Counts of the records in the current batch, added to the summary
 	// once the batch is applied.
@@ -119,7 +124,7 @@ type Writer struct {
 
 // NewWriter returns a Writer applying batches to dst.
 func NewWriter(dst filetrail.EvidenceWriter, opts WriterOptions) *Writer {
-	w := &Writer{dst: dst, batchSize: opts.BatchSize, maxRejects: opts.MaxRejects, onReject: opts.OnReject}
+	w := &Writer{dst: dst, batchSize: opts.BatchSize, maxRejects: opts.MaxRejects, onReject: opts.OnReject, onAccept: opts.OnAccept}
 	if w.batchSize <= 0 {
 		w.batchSize = DefaultBatchSize
 	}
@@ -163,6 +168,9 @@ func (w *Writer) add(ctx context.Context, input string, r Record) error {
 		}
 		w.batch.Sightings = append(w.batch.Sightings, s)
 		w.pendSightings++
+		if w.onAccept != nil {
+			w.onAccept(Record{Sighting: &s, Line: r.Line})
+		}
 		if !s.IP.IsValid() {
 			w.pendNoIP++
 		}
@@ -177,6 +185,9 @@ func (w *Writer) add(ctx context.Context, input string, r Record) error {
 		}
 		w.batch.Files = append(w.batch.Files, f)
 		w.pendFiles++
+		if w.onAccept != nil {
+			w.onAccept(Record{File: &f, Line: r.Line})
+		}
 	default:
 		return fmt.Errorf("ingest: empty record at %s line %d", input, r.Line)
 	}

@@ -298,6 +298,9 @@ func (j *zeekJoin) feed(ctx context.Context, r io.Reader, sink Sink) error {
 	zr := j.zr
 	h := newZeekHeader()
 	return eachLine(ctx, r, zr.opts, sink, func(line []byte, num int64) error {
+		if err := j.emit(ctx, j.pending.expire(num-zr.opts.maxPendingLines()), nil); err != nil {
+			return err
+		}
 		var row zeekRow
 		path := ""
 		switch {
@@ -346,7 +349,7 @@ func (j *zeekJoin) feed(ctx context.Context, r io.Reader, sink Sink) error {
 				t.h = &hc
 				p.row = t
 			}
-			return j.emit(ctx, j.pending.add(fuid, p), nil)
+			return j.emit(ctx, j.pending.add(fuid, p, num), nil)
 		case "http":
 			c := zeekContext{log: "http", server: parseAddr(first(row.get("id.resp_h")))}
 			c.host, _ = row.get("host")

@@ -57,6 +57,14 @@ type Options struct {
 	MaxIngestBytes int64
 	// IngestTimeout bounds an ingest request; 0 is DefaultIngestTimeout.
 	IngestTimeout time.Duration
+	// Analyze, when set, serves the upload endpoints (POST /api/v3/files,
+	// GET /api/v3/files/upload_url, GET /api/v3/analyses/{id}; admin keys
+	// only); nil answers them with 404.
+	Analyze AnalyzeFunc
+	// MaxUploadBytes bounds a POST /api/v3/files sample; 0 is
+	// DefaultMaxUploadBytes. MaxLargeUploadBytes bounds one posted to an
+	// upload URL; 0 is DefaultMaxLargeUploadBytes.
+	MaxUploadBytes, MaxLargeUploadBytes int64
 }
 
 // DefaultRequestTimeout is the RequestTimeout when none is given.
@@ -77,6 +85,7 @@ type server struct {
 	ingest         IngestFunc
 	maxIngestBytes int64
 	ingestTimeout  time.Duration
+	uploads        *uploads // nil without Options.Analyze (upload.go)
 }
 
 // New returns the HTTP handler of the API over store. It serves
@@ -113,6 +122,7 @@ func New(store filetrail.Store, opts Options) http.Handler {
 	s.ingest = opts.Ingest
 	s.maxIngestBytes = cmp.Or(opts.MaxIngestBytes, DefaultMaxIngestBytes)
 	s.ingestTimeout = cmp.Or(opts.IngestTimeout, DefaultIngestTimeout)
+	s.uploads = newUploads(opts)
 	s.routes()
 	return s
 }
@@ -136,6 +146,7 @@ func (s *server) routes() {
 		return func(_ context.Context, b []byte) ([]byte, error) { return append(b, s.metadata...), nil }, nil
 	}))
 	handle(ingestPath, s.ingestHandler)
+	s.uploadRoutes(handle)
 	handle("/healthz", s.getOnly(s.healthz))
 	handle("/readyz", s.getOnly(s.readyz))
 	handle("/metrics", s.getOnly(s.metrics.handler.ServeHTTP))

@@ -280,7 +280,18 @@ func (tb *tab) shoot(name string, dark bool, vps ...viewport) {
 			if _, err := chromedp.Run(tb.ctx, chromedp.Evaluate[bool](`new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`, chromedp.EvalAwaitPromise)); err != nil {
 				tb.t.Fatal(err)
 			}
-			png, err := chromedp.Run(tb.ctx, chromedp.FullScreenshot(100))
+			// Nothing sticks out sideways: the page fits the screen.
+			if w := eval[int](tb, `document.documentElement.scrollWidth`); w > int(vp.width) {
+				tb.t.Errorf("%s on a %s: the page is %d px wide, the screen %d", name, vp.name, w, vp.width)
+			}
+			// Laptop: the whole page. Phone: its first two screens (a
+			// whole list of cards would be a strip too long to look at).
+			shot := chromedp.FullScreenshot(100)
+			if vp.mobile {
+				tb.run(setView(viewport{vp.name, vp.width, 2 * vp.height, true}, theme))
+				shot = chromedp.CaptureScreenshot()
+			}
+			png, err := chromedp.Run(tb.ctx, shot)
 			if err != nil {
 				tb.t.Fatal(err)
 			}
@@ -372,7 +383,12 @@ func chromedpScrollTop() chromedp.Action[chromedp.Void] {
 // chromedpEval evaluates a JavaScript statement, ignoring its value.
 func chromedpEval(js string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := chromedp.Evaluate[bool]("(" + js + ", true)")(ctx, tg)
+		_, err := chromedp.Evaluate[bool]("("+js+", true)")(ctx, tg)
 		return err
 	})
+}
+
+// chromedpRun evaluates an expression whose value is a promise.
+func chromedpRun[T any](tb *tab, expr string) (T, error) {
+	return chromedp.Run(tb.ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
 }

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/filetrail/filetrail"
 )
 
@@ -445,6 +447,12 @@ func TestBrowserErrorStates(t *testing.T) {
 			t.Errorf("not-found state %q does not name the hash", got)
 		}
 		tb.shoot("state-not-found", false, laptop)
+		// An IP nobody saw is not an error (the API answers count 0).
+		tb.search("192.0.2.200")
+		tb.wait(`document.getElementById('files-status') && document.getElementById('files-status').textContent.includes('No file is known')`)
+		if got := tb.text("#file-count"); got != "0" {
+			t.Errorf("unknown IP: count %q, want 0", got)
+		}
 		tb.search("not-an-ip-or-hash")
 		tb.wait(`document.querySelector('.state-invalid')`)
 	})
@@ -476,4 +484,81 @@ func TestBrowserErrorStates(t *testing.T) {
 		}
 		tb.shoot("state-unreachable", false, laptop, phone)
 	})
+}
+
+// The search box accepts what analysts paste: white space, defanged
+// addresses, URLs, upper-case hashes; it refuses what is neither an IP
+// nor a hash.
+func TestBrowserSearchParsing(t *testing.T) {
+	e := newEnv(t)
+	tb := newTab(t, e)
+	tb.open("/gui/")
+	tb.wait(`document.querySelector('#signin-form')`)
+	cases := []struct{ in, kind, value string }{
+		{"  1[.]2[.]3[.]4 ", "ip", "1.2.3.4"},
+		{"1(.)2(.)3(.)4", "ip", "1.2.3.4"},
+		{"198.51.100[.]23", "ip", "198.51.100.23"},
+		{"hxxp://198[.]51[.]100[.]23/path/x.exe", "ip", "198.51.100.23"},
+		{"hxxps[:]//198.51.100.23:8080/a?b=c", "ip", "198.51.100.23"},
+		{"198.51.100.23:80", "ip", "198.51.100.23"},
+		{"2001:DB8:0:0::1", "ip", "2001:db8::1"},
+		{"[2001:db8::1]", "ip", "2001:db8::1"},
+		{"2001[:]db8[:][:]1", "ip", "2001:db8::1"},
+		{"::ffff:192.0.2.1", "ip", "192.0.2.1"},
+		{"\t44D88612FEA8A8F36DE82E1278ABB02F\n", "hash", "44d88612fea8a8f36de82e1278abb02f"},
+		{"3395856ce81f2b7382dee72602f798b642f14140", "hash", "3395856ce81f2b7382dee72602f798b642f14140"},
+		{peFile, "hash", peFile},
+		{"", "empty", ""},
+		{"1.2.3", "invalid", "1.2.3"},
+		{"256.1.1.1", "invalid", "256.1.1.1"},
+		{"01.2.3.4", "invalid", "01.2.3.4"},
+		{"12345", "invalid", "12345"},
+		{peFile[:63], "invalid", peFile[:63]},
+		{"example.com", "invalid", "example.com"},
+		{"2001:db8::1::2", "invalid", "2001:db8::1::2"},
+	}
+	ins := make([]string, len(cases))
+	for i, c := range cases {
+		ins[i] = c.in
+	}
+	js, err := json.Marshal(ins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type parsed struct{ Kind, Value string }
+	v, err := chromedpRun[[]parsed](tb, `import('/gui/assets/query.js').then((m) => `+string(js)+`.map((s) => { const q = m.parseQuery(s); return {Kind: q.kind, Value: q.value}; }))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range cases {
+		if v[i] != (parsed{c.kind, c.value}) {
+			t.Errorf("parseQuery(%q) = %+v, want %s %q", c.in, v[i], c.kind, c.value)
+		}
+	}
+}
+
+// Keyboard only: sign in, search, reach a file of the table and open it.
+func TestBrowserKeyboard(t *testing.T) {
+	e := newEnv(t)
+	tb := newTab(t, e)
+	tb.open("/gui/")
+	tb.wait(`document.activeElement && document.activeElement.id === 'apikey'`)
+	tb.run(chromedp.KeyEvent(e.premium + "\r"))
+	tb.wait(`document.querySelector('.home') && document.activeElement.id === 'q'`)
+	tb.run(chromedp.KeyEvent(busyIP + "\r"))
+	tb.wait(`document.querySelectorAll('#files-rows tr').length === 40`)
+	first := eval[string](tb, `document.querySelector('#files-rows a').getAttribute('href')`)
+	reached := false
+	for range 30 {
+		tb.run(chromedp.KeyEvent("\t"))
+		if eval[bool](tb, `document.activeElement === document.querySelector('#files-rows a')`) {
+			reached = true
+			break
+		}
+	}
+	if !reached {
+		t.Fatal("30 presses of Tab did not reach the first file of the table")
+	}
+	tb.run(chromedp.KeyEvent("\r"))
+	tb.wait(fmt.Sprintf(`location.pathname === %q && document.querySelector('#file-hashes')`, first))
 }

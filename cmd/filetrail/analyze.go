@@ -2,6 +2,9 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -11,14 +14,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/filetrail/filetrail"
 	"github.com/filetrail/filetrail/analyze"
 	"github.com/filetrail/filetrail/analyze/sandbox"
+	"github.com/filetrail/filetrail/vtapi"
 )
 
 // analysisFlags configure the sandboxed analyser (analyze, serve's upload
 // endpoint, ingest --format samples).
 type analysisFlags struct {
-	MaxSize        int64         `help:"Largest sample analysed, in bytes." default:"268435456" env:"FILETRAIL_ANALYSIS_MAX_SIZE"`
+	MaxSize        int64         `name:"analysis-max-size" help:"Largest sample analysed, in bytes." default:"268435456" env:"FILETRAIL_ANALYSIS_MAX_SIZE"`
 	AnalysisCPU    time.Duration `name:"analysis-cpu-time" help:"CPU-time limit of one analysis worker." default:"20s" env:"FILETRAIL_ANALYSIS_CPU_TIME"`
 	AnalysisMemory int64         `name:"analysis-memory" help:"Address-space limit of one analysis worker, in bytes." default:"2147483648" env:"FILETRAIL_ANALYSIS_MEMORY"`
 	AnalysisWall   time.Duration `name:"analysis-timeout" help:"Wall-clock limit of one analysis worker." default:"30s" env:"FILETRAIL_ANALYSIS_TIMEOUT"`
@@ -38,6 +43,39 @@ func (f analysisFlags) runner(a *app) (*sandbox.Runner, error) {
 		Logger:  a.log,
 	}, nil
 }
+
+// uploadAnalyzer returns the hook behind the API's upload endpoints: the
+// sandboxed analysis of the sample, as hashes and VT File attributes.
+func (f analysisFlags) uploadAnalyzer(a *app) (vtapi.AnalyzeFunc, error) {
+	r, err := f.runner(a)
+	if err != nil {
+		return nil, err
+	}
+	a.uploadLimit = f.MaxSize
+	return func(ctx context.Context, data []byte) (filetrail.Hashes, json.RawMessage, error) {
+		rep, err := r.Analyze(ctx, data)
+		if errors.Is(err, sandbox.ErrTooLarge) {
+			return filetrail.Hashes{}, nil, filetrail.Errorf(filetrail.CodeInvalidArgument, "%v", err)
+		}
+		if err != nil {
+			return filetrail.Hashes{}, nil, err
+		}
+		return reportFact(rep)
+	}, nil
+}
+
+// reportFact returns a report's hashes and attributes JSON object.
+func reportFact(rep *analyze.Report) (filetrail.Hashes, json.RawMessage, error) {
+	h := filetrail.Hashes{SHA256: rep.SHA256}
+	h.MD5, _ = rep.Attributes["md5"].(string)
+	h.SHA1, _ = rep.Attributes["sha1"].(string)
+	b, err := json.Marshal(rep.Attributes)
+	return h, b, err
+}
+
+// maxUpload is the upload-URL size limit: the analysis size cap (0 when
+// uploads are off, which means the API default).
+func (a *app) maxUpload() int64 { return a.uploadLimit }
 
 type analyzeCmd struct {
 	analysisFlags `embed:""`
@@ -151,4 +189,3 @@ type workerCmd struct {
 func (c *workerCmd) Run(a *app) error {
 	return sandbox.ServeWorker(sandbox.Limits{CPUTime: c.CPUTime, Memory: c.Memory}, c.MaxSize, analyze.RunPasses)
 }
-

@@ -29,6 +29,7 @@ type ingestCmd struct {
 	Follow        string        `help:"Follow this growing log file until interrupted instead of reading file arguments: new lines are ingested as they come, rotation and truncation are followed, and a checkpoint lets a restart resume where it stopped." env:"FILETRAIL_FOLLOW"`
 	Checkpoint    string        `help:"Checkpoint file of --follow (default: the followed file's path with .checkpoint appended)." env:"FILETRAIL_CHECKPOINT"`
 	Poll          time.Duration `help:"How often --follow looks for new lines, rotation and truncation." default:"1s" env:"FILETRAIL_POLL"`
+	Samples       string        `help:"Directory of captured files named by sha256 (flat, or in Suricata's filestore layout): the sighted files found there are analysed and their attributes stored." env:"FILETRAIL_SAMPLES"`
 	Files         []string      `arg:"" optional:"" name:"file" help:"Input files; - reads standard input; a directory is read as a Zeek log directory (its files, http and ftp logs together)."`
 }
 
@@ -84,9 +85,22 @@ func (c *ingestCmd) Run(a *app) error {
 	}
 	defer st.Close()
 
+	var samples *sampleFinder
+	if c.Samples != "" {
+		if c.Follow != "" {
+			return fmt.Errorf("--samples works on file inputs, not with --follow")
+		}
+		if samples, err = newSampleFinder(c.Samples); err != nil {
+			return err
+		}
+	}
 	ctx, cancel := context.WithCancelCause(a.ctx)
 	defer cancel(nil)
-	w := ingest.NewWriter(st, ingest.WriterOptions{BatchSize: c.BatchSize, OnReject: func(r ingest.Reject) {
+	var onAccept func(ingest.Record)
+	if samples != nil {
+		onAccept = samples.accept
+	}
+	w := ingest.NewWriter(st, ingest.WriterOptions{BatchSize: c.BatchSize, OnAccept: onAccept, OnReject: func(r ingest.Reject) {
 		if rejects != nil {
 			rejects.write(r)
 		}
@@ -100,6 +114,9 @@ func (c *ingestCmd) Run(a *app) error {
 		runErr = c.follow(ctx, a, w, opts)
 	} else {
 		runErr = c.readAll(ctx, a, w, srcs, opts)
+		if runErr == nil && samples != nil {
+			runErr = samples.analyse(ctx, w)
+		}
 	}
 	var stop *strictStop
 	if errors.As(context.Cause(ctx), &stop) {
@@ -190,6 +207,14 @@ func expandZeekDirs(names []string, format string) ([]string, error) {
 		fi, err := os.Stat(n)
 		if n == "-" || err != nil || !fi.IsDir() {
 			out = append(out, n) // a missing file fails when opened
+			continue
+		}
+		if format == samplesFormat { // every regular file below n is a sample
+			files, err := samplePaths([]string{n})
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, files...)
 			continue
 		}
 		if format != ingest.AutoFormat && format != "zeek" {
@@ -305,5 +330,10 @@ func (p *progress) finish() {
 
 // follow runs --follow until ctx ends.
 func (c *ingestCmd) follow(ctx context.Context, a *app, w *ingest.Writer, opts ingest.ReaderOptions) error {
-	return fmt.Errorf("--follow is not available yet")
+	cp := c.Checkpoint
+	if cp == "" {
+		cp = c.Follow + ".checkpoint"
+	}
+	a.log.Info("following", "file", c.Follow, "checkpoint", cp, "format", c.Format)
+	return ingest.Follow(ctx, w, ingest.FollowOptions{Path: c.Follow, Checkpoint: cp, Format: c.Format, Poll: c.Poll, Reader: opts})
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/filetrail/filetrail"
 	"github.com/filetrail/filetrail/store/sqlite"
@@ -200,5 +201,118 @@ func TestIngestOverHTTP(t *testing.T) {
 	}
 	if err := json.Unmarshal(b, &page); err != nil || code != http.StatusOK || len(page.Data) != 1 || !slices.Equal(page.Data[0].ContextAttributes.Sources, []string{"hp-eu-1"}) {
 		t.Errorf("downloaded_files after the push: %d %s", code, b)
+	}
+}
+
+// TestIngestFollow runs `ingest --follow` on a growing Cowrie log, stops it
+// as a signal would, and restarts it: the checkpoint makes the second run
+// read only the new lines.
+func TestIngestFollow(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "f.db")
+	logPath := filepath.Join(dir, "cowrie.json")
+	lines, err := os.ReadFile("../../testdata/cowrie/handwritten-cowrie.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := strings.SplitAfter(strings.TrimSpace(string(lines)), "\n")
+	writeFile(t, dir, "cowrie.json", strings.Join(all[:3], "")) // up to the first two downloads
+
+	runFollow := func(wantIP string) string {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		stderr := &syncBuffer{}
+		done := make(chan int, 1)
+		go func() {
+			done <- run(ctx, []string{"ingest", "--store", db, "--follow", logPath, "--poll", "5ms"}, strings.NewReader(""), io.Discard, stderr)
+		}()
+		// Wait until the expected edge is in the store (the checkpoint is
+		// written after each flush).
+		for i := 0; ; i++ {
+			if b, err := os.ReadFile(logPath + ".checkpoint"); err == nil && strings.Contains(string(b), `"applied"`) {
+				if len(edgesOf(t, db, wantIP)) == 1 {
+					break
+				}
+			}
+			select {
+			case code := <-done:
+				t.Fatalf("follow exited with %d:\n%s", code, stderr)
+			case <-time.After(10 * time.Millisecond):
+			}
+			if i > 6000 {
+				t.Fatalf("%s never ingested:\n%s", wantIP, stderr)
+			}
+		}
+		cancel()
+		if code := <-done; code != exitOK {
+			t.Fatalf("follow exit %d:\n%s", code, stderr)
+		}
+		return stderr.String()
+	}
+	out := runFollow("94.156.68.152")
+	if !strings.Contains(out, "read 2 records: 2 sightings (1 without server IP)") {
+		t.Errorf("first run:\n%s", out)
+	}
+	appendTo(t, logPath, strings.Join(all[3:], ""))
+	out = runFollow("203.0.113.50")
+	if !strings.Contains(out, "read 6 records: 1 sightings (0 without server IP)") || !strings.Contains(out, "skipped 5 records") {
+		t.Errorf("second run did not resume at the checkpoint:\n%s", out)
+	}
+}
+
+func appendTo(t *testing.T, path, s string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestIngestSamplesDir checks --samples: a sighted file whose bytes are in
+// the directory (Suricata filestore layout) is analysed; one that is not
+// there only has its sighting.
+func TestIngestSamplesDir(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "s.db")
+	const elf = "1a6020203e76740ca714e07e661fa8e602aea6344d006ac21e962241531f7a77" // gcc-amd64-linux-exec
+	b, err := os.ReadFile("../../testdata/binaries/gcc-amd64-linux-exec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := filepath.Join(dir, "filestore")
+	if err := os.MkdirAll(filepath.Join(store, elf[:2]), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(store, elf[:2]), elf, string(b))
+	absent := strings.Repeat("ab", 32)
+	in := writeFile(t, dir, "s.ndjson", `{"ip":"192.0.2.9","sha256":"`+elf+`","seen_at":1700000000}`+"\n"+
+		`{"ip":"192.0.2.9","sha256":"`+absent+`","seen_at":1700000000}`+"\n")
+	code, _, errOut := runCLI(t, "", "ingest", "--store", db, "--samples", store, in)
+	if code != exitOK || !strings.Contains(errOut, "2 sightings (0 without server IP) and 1 file facts accepted") {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	st, err := openStore(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	f, err := st.File(context.Background(), elf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var attrs struct {
+		Magic   string         `json:"magic"`
+		ELFInfo map[string]any `json:"elf_info"`
+	}
+	if err := json.Unmarshal(f.Attributes, &attrs); err != nil || !strings.HasPrefix(attrs.Magic, "ELF 64-bit") || attrs.ELFInfo == nil {
+		t.Errorf("the sample was not analysed: %s", f.Attributes)
+	}
+	g, err := st.File(context.Background(), absent)
+	if err != nil || strings.Contains(string(g.Attributes), "elf_info") {
+		t.Errorf("file without sample: %s %v", g.Attributes, err)
 	}
 }

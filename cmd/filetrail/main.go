@@ -18,6 +18,8 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/filetrail/filetrail/vtapi"
 )
 
 // Exit codes.
@@ -53,6 +55,9 @@ type app struct {
 	stdout io.Writer
 	stderr io.Writer
 	log    *slog.Logger
+	// analyze serves sample uploads (set by serve); nil disables them.
+	analyze     vtapi.AnalyzeFunc
+	uploadLimit int64 // largest sample uploads accept; 0 = API default
 }
 
 // exitError carries an exit status other than exitFailure.

@@ -30,6 +30,7 @@ type serveCmd struct {
 	Addr            string        `help:"Address to listen on (HOST:PORT)." default:"127.0.0.1:8080" env:"FILETRAIL_ADDR"`
 	PublicURL       string        `help:"Scheme and host clients reach the server at (e.g. https://filetrail.example.org); links in responses start with it. Default: the Host of each request." env:"FILETRAIL_PUBLIC_URL"`
 	ShutdownTimeout time.Duration `help:"How long a shutdown waits for in-flight requests." default:"30s" env:"FILETRAIL_SHUTDOWN_TIMEOUT"`
+	analysisFlags   `embed:""`
 }
 
 func (c *serveCmd) Run(a *app) error {
@@ -38,6 +39,9 @@ func (c *serveCmd) Run(a *app) error {
 		return err
 	}
 	defer st.Close()
+	if a.analyze, err = c.uploadAnalyzer(a); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return err
@@ -65,7 +69,7 @@ func routes(apiHandler http.Handler) http.Handler {
 // shutdownTimeout for the requests in flight to finish.
 func serveHTTP(a *app, ln net.Listener, st store, publicURL string, shutdownTimeout time.Duration) error {
 	srv := &http.Server{
-		Handler:           routes(vtapi.New(st, vtapi.Options{PublicURL: publicURL, Logger: a.log, Ingest: httpIngest(st)})),
+		Handler:           routes(vtapi.New(st, vtapi.Options{PublicURL: publicURL, Logger: a.log, Ingest: httpIngest(st), Analyze: a.analyze, MaxLargeUploadBytes: a.maxUpload()})),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,

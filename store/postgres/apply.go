@@ -163,35 +163,34 @@ func (a *applier) apply(ctx context.Context, sightings []filetrail.Sighting, fac
 	rs := newResolver(mapped, stored)
 	targets := make([]string, len(records))
 	for i, h := range records {
-		targets[i] = rs.resolve(h)
+		if targets[i], err = rs.Resolve(h); err != nil {
+			return filetrail.ApplyResult{}, err
+		}
 	}
 	comps := map[string]*component{} // by final file id
-	for _, id := range slices.Sorted(maps.Keys(rs.files)) {
-		if _, gone := rs.forward[id]; gone {
-			continue
-		}
-		f := rs.files[id]
-		c := &component{id: id, hashes: f.hashes, isNew: !f.existed && !f.absorbed, facts: map[factKey]filetrail.StoredFact{}}
-		if s := stored[id]; s != nil {
+	for _, f := range rs.Files() {
+		c := &component{id: f.ID, hashes: f.Hashes, isNew: f.IsNew(), facts: map[factKey]filetrail.StoredFact{}}
+		if s := stored[f.ID]; s != nil {
 			c.existing = append(c.existing, s)
 		}
-		comps[id] = c
+		comps[f.ID] = c
 	}
-	for _, id := range slices.Sorted(maps.Keys(rs.forward)) {
-		if s := stored[id]; s != nil {
-			c := comps[rs.final(id)]
+	merges := rs.Merges()
+	slices.SortFunc(merges, func(x, y filetrail.FileMerge) int { return cmp.Compare(x.From, y.From) })
+	for _, m := range merges {
+		if s := stored[m.From]; s != nil {
+			c := comps[m.Into]
 			c.existing = append(c.existing, s)
-			c.olds = append(c.olds, id)
+			c.olds = append(c.olds, m.From)
 		}
 	}
-	for _, x := range slices.Sorted(maps.Keys(rs.register)) {
-		id := rs.final(rs.register[x])
-		if mapped[x] != id {
-			c := comps[id]
-			c.register = append(c.register, x)
+	for _, l := range rs.Registrations() {
+		if mapped[l.Hash] != l.FileID {
+			c := comps[l.FileID]
+			c.register = append(c.register, l.Hash)
 		}
 	}
-	compOf := func(i int) *component { return comps[rs.final(targets[i])] }
+	compOf := func(i int) *component { return comps[rs.Final(targets[i])] }
 
 	// 2. What the batch says of each file: hints and facts.
 	for i, sg := range sightings {

@@ -91,14 +91,10 @@ type hints struct {
 	seen  span
 }
 
-// fileRow is what the applier knows of a file's row.
+// fileRow is a stored file's row as the batch found it.
 type fileRow struct {
-	hashes  filetrail.Hashes
-	names   map[string]bool // file names from sightings: stored, merged and new
-	existed bool            // the row was in the database before the batch
-	// absorbed is set when a file that existed before the batch was merged
-	// into this one: then this file is not new.
-	absorbed bool
+	hashes filetrail.Hashes
+	names  map[string]bool // file names from sightings
 }
 
 // applier holds the state of one Apply transaction.
@@ -106,11 +102,8 @@ type applier struct {
 	ctx context.Context
 	tx  *sql.Tx
 
-	hashFile map[string]string   // hash → file id it resolved to ("" unknown); follow forward
-	forward  map[string]string   // merged file id → file id it was merged into
-	files    map[string]*fileRow // files involved in the batch, by id (merged ones included)
-	merged   []string            // merged file ids, in merge order
-	newHash  map[string]string   // hashes to (re)register → file id (follow forward)
+	hashFile map[string]string   // hash → stored file id ("" none), as read
+	files    map[string]*fileRow // stored file rows, by id; nil: not stored
 
 	touchedEdges map[edgeKey]bool
 	keptEdges    map[edgeKey]bool // edges that existed before under a merged file
@@ -121,9 +114,7 @@ func newApplier(ctx context.Context, tx *sql.Tx) *applier {
 	return &applier{
 		ctx: ctx, tx: tx,
 		hashFile:     map[string]string{},
-		forward:      map[string]string{},
 		files:        map[string]*fileRow{},
-		newHash:      map[string]string{},
 		touchedEdges: map[edgeKey]bool{},
 		keptEdges:    map[edgeKey]bool{},
 		touchedFiles: map[string]bool{},
@@ -149,45 +140,57 @@ func (a *applier) run(sightings []filetrail.Sighting, facts []filetrail.FileFact
 	if err := a.prefetch(all); err != nil {
 		return res, err
 	}
+	ids := a.newResolver()
 	fileOf := make([]string, len(all))
 	for i, h := range all {
-		id, err := a.resolve(h)
+		id, err := ids.Resolve(h)
 		if err != nil {
 			return res, err
 		}
 		fileOf[i] = id
 	}
 	for i := range fileOf {
-		fileOf[i] = a.final(fileOf[i])
+		fileOf[i] = ids.Final(fileOf[i])
 	}
 	sightFile, factFile := fileOf[:len(sightings)], fileOf[len(sightings):]
 
 	// Phase 2: file rows (hashes and hints), merged files moved in, hashes.
-	fileHints := gatherHints(sightings, sightFile)
-	finals := map[string]bool{}
-	for id := range a.files {
-		if _, gone := a.forward[id]; !gone {
-			finals[id] = true
+	// A file's names are its stored ones, those of the stored files merged
+	// into it and the batch's.
+	names := map[string]map[string]bool{}
+	addNames := func(id string, from map[string]bool) {
+		if names[id] == nil {
+			names[id] = map[string]bool{}
+		}
+		for n := range from {
+			names[id][n] = true
 		}
 	}
+	merges := ids.Merges()
+	for _, m := range merges {
+		if f := a.files[m.From]; m.Existed && f != nil {
+			addNames(m.Into, f.names)
+		}
+	}
+	fileHints := gatherHints(sightings, sightFile)
 	var rows [][]any
-	for _, id := range sortedKeys(finals) {
-		f := a.files[id]
-		if !f.existed && !f.absorbed {
+	for _, f := range ids.Files() {
+		if f.IsNew() {
 			res.NewFiles++
 		}
-		h := fileHints[id]
+		if row := a.files[f.ID]; f.Existed && row != nil {
+			addNames(f.ID, row.names)
+		}
+		h := fileHints[f.ID]
 		if h == nil {
 			h = &hints{}
 		}
-		for n := range h.names {
-			f.names[n] = true
-		}
-		names, err := json.Marshal(sortedKeys(f.names))
+		addNames(f.ID, h.names)
+		list, err := json.Marshal(sortedKeys(names[f.ID]))
 		if err != nil {
 			return res, err
 		}
-		rows = append(rows, []any{id, f.hashes.SHA256, f.hashes.SHA1, f.hashes.MD5, string(names), h.size, h.seen.first, h.seen.last})
+		rows = append(rows, []any{f.ID, f.Hashes.SHA256, f.Hashes.SHA1, f.Hashes.MD5, string(list), h.size, h.seen.first, h.seen.last})
 	}
 	err := execValues(a.ctx, a.tx, "INSERT INTO files (id, sha256, sha1, md5, names, hint_size, hint_first, hint_last)",
 		`ON CONFLICT (id) DO UPDATE SET sha256 = excluded.sha256, sha1 = excluded.sha1, md5 = excluded.md5,
@@ -202,16 +205,18 @@ func (a *applier) run(sightings []filetrail.Sighting, facts []filetrail.FileFact
 	if err != nil {
 		return res, err
 	}
-	for _, id := range a.merged {
-		if a.files[id].existed {
-			if err := a.moveFile(id, a.files[id].hashes, a.final(id)); err != nil {
+	for _, m := range merges {
+		if m.Existed {
+			if err := a.moveFile(m.From, m.Hashes, m.Into); err != nil {
 				return res, err
 			}
 		}
 	}
 	rows = rows[:0]
-	for _, h := range sortedKeys(a.newHash) {
-		rows = append(rows, []any{h, a.final(a.newHash[h])})
+	for _, l := range ids.Registrations() {
+		if filetrail.HashKindOf(l.Hash) != filetrail.HashSHA256 { // a sha256 names the file of that id
+			rows = append(rows, []any{l.Hash, l.FileID})
+		}
 	}
 	if err := execValues(a.ctx, a.tx, "INSERT INTO hashes (hash, file_id)",
 		"ON CONFLICT (hash) DO UPDATE SET file_id = excluded.file_id WHERE file_id != excluded.file_id", 2, rows, nil); err != nil {

@@ -1,55 +1,53 @@
 package sqlite
 
 import (
-	"cmp"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/filetrail/filetrail"
 )
 
-// File identity (DESIGN.md "File identity"): a file's id is its strongest
-// known hash. A sha256 only ever names the file of that id; the hashes table
-// maps every known md5 and sha1 to its file id. When a
-// record links an md5- or sha1-only file to a stronger hash, the weak file is
-// merged into the strong one: its evidence, edges, facts, names, hints and
-// hashes move, and the per-IP counts are fixed.
+// File identity follows filetrail.IdentityResolver. A sha256 only ever
+// names the file of that id; the hashes table maps every known md5 and sha1
+// to its file id. When a record links an md5- or sha1-only file to a
+// stronger hash, the weak file is merged into the strong one: its evidence,
+// edges, facts, names, hints and hashes move, and the per-IP counts are
+// fixed.
 
-// final follows merges from id to the file it ends up in.
-func (a *applier) final(id string) string {
-	for {
-		next, ok := a.forward[id]
-		if !ok {
-			return id
+// newResolver returns the identity resolver of the transaction, reading
+// the stored state through the applier's caches (see prefetch).
+func (a *applier) newResolver() *filetrail.IdentityResolver {
+	return filetrail.NewIdentityResolver(a.storedFile, func(id string) (filetrail.Hashes, bool, error) {
+		f, err := a.file(id)
+		if err != nil || f == nil {
+			return filetrail.Hashes{}, false, err
 		}
-		id = next
-	}
+		return f.hashes, true, nil
+	})
 }
 
-// lookup returns the current id of the file known by hash, or "".
-func (a *applier) lookup(hash string) (string, error) {
-	id, ok := a.hashFile[hash]
-	if !ok {
-		q := "SELECT file_id FROM hashes WHERE hash = ?"
-		if filetrail.HashKindOf(hash) == filetrail.HashSHA256 {
-			q = "SELECT id FROM files WHERE id = ?"
-		}
-		err := a.tx.QueryRowContext(a.ctx, q, hash).Scan(&id)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return "", err
-		}
-		a.hashFile[hash] = id
+// storedFile returns the id of the stored file hash names, or "".
+func (a *applier) storedFile(hash string) (string, error) {
+	if id, ok := a.hashFile[hash]; ok {
+		return id, nil
 	}
-	if id == "" {
-		return "", nil
+	q := "SELECT file_id FROM hashes WHERE hash = ?"
+	if filetrail.HashKindOf(hash) == filetrail.HashSHA256 {
+		q = "SELECT id FROM files WHERE id = ?"
 	}
-	return a.final(id), nil
+	var id string
+	err := a.tx.QueryRowContext(a.ctx, q, hash).Scan(&id)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", err
+	}
+	a.hashFile[hash] = id
+	return id, nil
 }
 
-// file returns the applier's record of file id, reading its row once.
+// file returns the stored row of file id, or nil if there is none, reading
+// it once.
 func (a *applier) file(id string) (*fileRow, error) {
 	if f, ok := a.files[id]; ok {
 		return f, nil
@@ -58,7 +56,7 @@ func (a *applier) file(id string) (*fileRow, error) {
 	switch {
 	case err == nil:
 	case errors.Is(err, sql.ErrNoRows):
-		f = newFileRow(id)
+		f = nil
 	default:
 		return nil, err
 	}
@@ -66,16 +64,11 @@ func (a *applier) file(id string) (*fileRow, error) {
 	return f, nil
 }
 
-// newFileRow is the record of a file not yet stored.
-func newFileRow(id string) *fileRow {
-	return &fileRow{hashes: addHash(filetrail.Hashes{}, id), names: map[string]bool{}}
-}
-
 const fileRowColumns = "id, sha256, sha1, md5, names"
 
 // scanFileRow reads the fileRowColumns of a stored file.
 func scanFileRow(r interface{ Scan(...any) error }) (string, *fileRow, error) {
-	f := &fileRow{existed: true, names: map[string]bool{}}
+	f := &fileRow{names: map[string]bool{}}
 	var id string
 	var names []byte
 	if err := r.Scan(&id, &f.hashes.SHA256, &f.hashes.SHA1, &f.hashes.MD5, &names); err != nil {
@@ -89,106 +82,6 @@ func scanFileRow(r interface{ Scan(...any) error }) (string, *fileRow, error) {
 		f.names[n] = true
 	}
 	return id, f, nil
-}
-
-// fits reports whether hash may be one of h: h has no hash of its kind, or
-// has this one.
-func fits(h filetrail.Hashes, hash string) bool {
-	switch filetrail.HashKindOf(hash) {
-	case filetrail.HashSHA256:
-		return h.SHA256 == "" || h.SHA256 == hash
-	case filetrail.HashSHA1:
-		return h.SHA1 == "" || h.SHA1 == hash
-	default:
-		return h.MD5 == "" || h.MD5 == hash
-	}
-}
-
-// addHash sets the field of h that hash's kind names, when it is empty.
-func addHash(h filetrail.Hashes, hash string) filetrail.Hashes {
-	switch filetrail.HashKindOf(hash) {
-	case filetrail.HashSHA256:
-		h.SHA256 = cmp.Or(h.SHA256, hash)
-	case filetrail.HashSHA1:
-		h.SHA1 = cmp.Or(h.SHA1, hash)
-	case filetrail.HashMD5:
-		h.MD5 = cmp.Or(h.MD5, hash)
-	}
-	return h
-}
-
-func unionHashes(h, o filetrail.Hashes) filetrail.Hashes {
-	for _, x := range []string{o.SHA256, o.SHA1, o.MD5} {
-		h = addHash(h, x)
-	}
-	return h
-}
-
-// resolve returns the id of the file a record with hashes h is about, and
-// records what the record teaches: the file id is the strongest of the
-// record's own strongest hash and the ids of the files its hashes already
-// name (the record's own wins a tie); every md5/sha1-only file among those
-// is merged into it; each of the record's hashes is registered for it,
-// except a hash that already names another sha256 file or whose kind the
-// file already has with another value (conflicting links keep the first).
-// So the hashes that name a file are those of its hash columns.
-func (a *applier) resolve(h filetrail.Hashes) (string, error) {
-	target := h.Strongest()
-	var found []string
-	for _, x := range []string{h.SHA256, h.SHA1, h.MD5} {
-		if x == "" {
-			continue
-		}
-		id, err := a.lookup(x)
-		if err != nil {
-			return "", err
-		}
-		if id != "" && !slices.Contains(found, id) {
-			found = append(found, id)
-		}
-	}
-	for _, id := range found {
-		if len(id) > len(target) {
-			target = id
-		}
-	}
-	t, err := a.file(target)
-	if err != nil {
-		return "", err
-	}
-	for _, id := range found {
-		if id == target || filetrail.HashKindOf(id) == filetrail.HashSHA256 {
-			continue
-		}
-		w, err := a.file(id)
-		if err != nil {
-			return "", err
-		}
-		a.forward[id] = target
-		a.merged = append(a.merged, id)
-		t.hashes = unionHashes(t.hashes, w.hashes)
-		for n := range w.names {
-			t.names[n] = true
-		}
-		t.absorbed = t.absorbed || w.existed || w.absorbed
-	}
-	for _, x := range []string{h.SHA256, h.SHA1, h.MD5} {
-		if x == "" {
-			continue
-		}
-		cur, err := a.lookup(x)
-		if err != nil {
-			return "", err
-		}
-		if (cur == "" || cur == target) && fits(t.hashes, x) {
-			a.hashFile[x] = target
-			if filetrail.HashKindOf(x) != filetrail.HashSHA256 {
-				a.newHash[x] = target
-			}
-			t.hashes = addHash(t.hashes, x)
-		}
-	}
-	return target, nil
 }
 
 // moveFile merges the stored data of file from into file to and deletes
@@ -269,7 +162,7 @@ const supersedes = `(excluded.evidence_time > facts.evidence_time OR
 
 // prefetch reads, in bulk, the hashes table rows of every hash of the batch
 // and the file rows they and the records' strongest hashes name, so that
-// resolve rarely goes to the database.
+// the identity resolver rarely goes to the database.
 func (a *applier) prefetch(hs []filetrail.Hashes) error {
 	seen := map[string]bool{}
 	var hashes []string
@@ -310,7 +203,7 @@ func (a *applier) prefetch(hs []filetrail.Hashes) error {
 	for id := range ids {
 		if _, ok := a.files[id]; !ok {
 			want = append(want, id)
-			a.files[id] = newFileRow(id)
+			a.files[id] = nil // not stored, unless read below
 		}
 	}
 	return queryKeys(a.ctx, a.tx, "SELECT "+fileRowColumns+" FROM files WHERE id IN (%K)", 1, stringKeys(want), func(r *sql.Rows) error {

@@ -1,9 +1,12 @@
 package storetest
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/filetrail/filetrail"
 )
@@ -191,4 +194,102 @@ func testMergeInOneBatch(t *testing.T, open Opener) {
 	ips := []string{"192.0.2.1", "192.0.2.2"}
 	hashes := []string{m.h.SHA256, m.h.MD5}
 	sameSnapshot(t, "one batch vs three", snapshot(t, sep, ips, hashes), snapshot(t, one, ips, hashes))
+}
+
+// conflictDeadline bounds the conflicting-link test: a store whose merges
+// form a cycle loops forever, and the test must fail rather than hang.
+const conflictDeadline = time.Minute
+
+// testConflictingLinks: sha1-only files A and B, B also known by md5 x. A
+// record linking A's sha1 to x conflicts with B (two sha1s): B is not merged
+// into A, the link to x keeps the first file it named, and later records of
+// either sha1 find their own file. In both arrival orders, in separate
+// batches and in one, every read terminates and each hash names the file
+// it was first linked to.
+func testConflictingLinks(t *testing.T, open Opener) {
+	a, b := hashesOf("conflict A"), hashesOf("conflict B")
+	sa, sb, x := only(a, "sha1"), only(b, "sha1"), only(b, "md5")
+	ax := filetrail.Hashes{SHA1: a.SHA1, MD5: b.MD5}
+	bx := filetrail.Hashes{SHA1: b.SHA1, MD5: b.MD5}
+	type want struct {
+		file string
+		ips  int64
+	}
+	cases := []struct {
+		name    string
+		batches [][]filetrail.Sighting
+		want    map[string]want // hash → its file and that file's IP count
+	}{{
+		name: "B linked to x first",
+		batches: [][]filetrail.Sighting{
+			{sighting("192.0.2.1", sa, "u1", "s", t0+1), sighting("192.0.2.2", bx, "u2", "s", t0+2)},
+			{sighting("192.0.2.3", ax, "u3", "s", t0+3)},
+			{sighting("192.0.2.4", sb, "u4", "s", t0+4)},
+		},
+		want: map[string]want{a.SHA1: {a.SHA1, 2}, b.SHA1: {b.SHA1, 2}, x.MD5: {b.SHA1, 2}},
+	}, {
+		name: "A linked to x first",
+		batches: [][]filetrail.Sighting{
+			{sighting("192.0.2.1", ax, "u1", "s", t0+1)},
+			{sighting("192.0.2.2", bx, "u2", "s", t0+2)},
+			{sighting("192.0.2.3", sb, "u3", "s", t0+3), sighting("192.0.2.4", x, "u4", "s", t0+4)},
+		},
+		want: map[string]want{a.SHA1: {a.SHA1, 2}, b.SHA1: {b.SHA1, 2}, x.MD5: {a.SHA1, 2}},
+	}}
+	for _, tc := range cases {
+		for _, oneBatch := range []bool{false, true} {
+			batches := tc.batches
+			if oneBatch {
+				batches = [][]filetrail.Sighting{slices.Concat(tc.batches...)}
+			}
+			t.Run(fmt.Sprintf("%s/one batch %v", tc.name, oneBatch), func(t *testing.T) {
+				s := open(t)
+				ctx, cancel := context.WithTimeout(t.Context(), conflictDeadline)
+				defer cancel()
+				type read struct {
+					file filetrail.File
+					err  error
+				}
+				done := make(chan map[string]read, 1)
+				failed := make(chan error, 1)
+				go func() {
+					for i, b := range batches {
+						if _, err := s.Apply(ctx, sightings(b...)); err != nil {
+							failed <- fmt.Errorf("Apply(batch %d): %w", i, err)
+							return
+						}
+					}
+					reads := map[string]read{}
+					for hash := range tc.want {
+						f, err := s.File(ctx, hash)
+						reads[hash] = read{f, err}
+					}
+					done <- reads
+				}()
+				var reads map[string]read
+				select {
+				case reads = <-done:
+				case err := <-failed:
+					t.Fatal(err)
+				case <-ctx.Done():
+					t.Fatalf("Apply and File did not finish within %v: %v", conflictDeadline, ctx.Err())
+				}
+				for hash, w := range tc.want {
+					r := reads[hash]
+					if r.err != nil {
+						t.Errorf("File(%s): %v", hash, r.err)
+						continue
+					}
+					if r.file.ID != w.file || r.file.IPCount != w.ips {
+						t.Errorf("File(%s) = {%s, IPCount %d}, want {%s, %d}", hash, r.file.ID, r.file.IPCount, w.file, w.ips)
+					}
+				}
+				for _, ip := range []string{"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"} {
+					if n := summary(t, s, ip).FileCount; n != 1 {
+						t.Errorf("IPSummary(%s).FileCount = %d, want 1", ip, n)
+					}
+				}
+			})
+		}
+	}
 }

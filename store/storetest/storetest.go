@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) filetrail.Store) {
 		{"Identity/MergeArrivalOrder", testMergeArrivalOrder},
 		{"Identity/MergeChain", testMergeChain},
 		{"Identity/MergeInOneBatch", testMergeInOneBatch},
+		{"Identity/ConflictingLinks", testConflictingLinks},
 		{"Facts/Precedence", testFactPrecedence},
 		{"Facts/Supersedes", testFactSupersedes},
 		{"Facts/MergeFile", testFactsMergeFile},

@@ -95,9 +95,14 @@ export function draw(container, times) {
   replace(container, svg, h('p', { class: 'muted small' }, summary));
 }
 
+// niceMax is the top of the scale: a round even number >= n, so that
+// the middle grid line is a whole number too.
 function niceMax(n) {
   if (n <= 4) return 4;
   const p = 10 ** Math.floor(Math.log10(n));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= n) return m * p;
+  for (const m of [1, 1.2, 1.6, 2, 2.4, 3, 4, 5, 6, 8, 10]) {
+    const v = m * p;
+    if (v >= n && Number.isInteger(v) && v % 2 === 0) return v;
+  }
   return 10 * p;
 }

@@ -34,7 +34,7 @@ export function errorState(err, { retry = null, what = 'this view' } = {}) {
       break;
     case 'quota': {
       title = 'Quota exceeded';
-      body.push(h('p', {}, 'Your key has used up its request quota (', h('code', {}, 'QuotaExceededError'), '): ', err.apiMessage, '.'));
+      body.push(h('p', {}, 'Your key has used up its request quota (', h('code', {}, 'QuotaExceededError'), '). The server says: ', h('q', {}, err.apiMessage), '.'));
       if (Number.isFinite(err.retryAfter)) {
         const { wait, clock } = retryText(err.retryAfter);
         body.push(h('p', { class: 'retry-after' }, 'Retry after ', h('strong', {}, wait), ` (at ${clock}).`));
