@@ -31,9 +31,10 @@ import (
 //     file's, then those of the files merged into it, in merge order, then
 //     the records'.
 //
-// Merges only ever point a file that no merge left (a final file) at
-// another final file, so the merge forest has no cycle and Final always
-// terminates, whatever the lookups return.
+// A merge only ever points a final file (one not merged away) at another
+// final file, so merges form no cycle and Final always terminates, whatever
+// the lookups return. And as two files whose ids are of one kind always
+// conflict, a file is only ever merged into a stronger one.
 //
 // An IdentityResolver is not safe for concurrent use.
 type IdentityResolver struct {

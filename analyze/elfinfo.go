@@ -27,6 +27,7 @@ var elfTypes = map[elf.Type]string{
 	elf.ET_DYN: "DYN (Shared object file)", elf.ET_CORE: "CORE (Core file)",
 }
 
+// elfSectionFlagLetters are readelf's letters, in bit order.
 var elfSectionFlagLetters = []struct {
 	flag   elf.SectionFlag
 	letter string
@@ -34,18 +35,71 @@ var elfSectionFlagLetters = []struct {
 	{elf.SHF_WRITE, "W"}, {elf.SHF_ALLOC, "A"}, {elf.SHF_EXECINSTR, "X"}, {elf.SHF_MERGE, "M"},
 	{elf.SHF_STRINGS, "S"}, {elf.SHF_INFO_LINK, "I"}, {elf.SHF_LINK_ORDER, "L"},
 	{elf.SHF_OS_NONCONFORMING, "O"}, {elf.SHF_GROUP, "G"}, {elf.SHF_TLS, "T"}, {elf.SHF_COMPRESSED, "C"},
+	{0x80000000, "E"},
 }
 
-// elfName strips the Go constant prefix ("SHT_PROGBITS" -> "PROGBITS");
-// unknown values print as their number.
-func elfName(s, prefix string) string { return strings.TrimPrefix(s, prefix) }
+const (
+	shfMaskOS   = 0x0ff00000
+	shfMaskProc = 0xf0000000
+)
 
-func elfSectionFlags(f elf.SectionFlag) string {
+// procSectionTypes are readelf's names of processor-specific section
+// types (SHT_LOPROC + n) per machine.
+var procSectionTypes = map[elf.Machine]map[uint32]string{
+	elf.EM_ARM:     {1: "ARM_EXIDX", 2: "ARM_PREEMPTMAP", 3: "ARM_ATTRIBUTES", 4: "ARM_DEBUGOVERLAY", 5: "ARM_OVERLAYSECTION"},
+	elf.EM_AARCH64: {3: "AARCH64_ATTRIBUTES"},
+	elf.EM_RISCV:   {3: "RISCV_ATTRIBUTES"},
+	elf.EM_X86_64:  {1: "X86_64_UNWIND"},
+	elf.EM_MIPS: {0: "MIPS_LIBLIST", 1: "MIPS_MSYM", 2: "MIPS_CONFLICT", 3: "MIPS_GPTAB", 4: "MIPS_UCODE",
+		5: "MIPS_DEBUG", 6: "MIPS_REGINFO", 0xd: "MIPS_OPTIONS", 0x1e: "MIPS_DWARF", 0x2a: "MIPS_ABIFLAGS"},
+}
+
+// elfSectionType is readelf's name of a section type.
+func elfSectionType(t elf.SectionType, m elf.Machine) string {
+	const loproc, hiproc, loos, hios, louser = 0x70000000, 0x7fffffff, 0x60000000, 0x6fffffff, 0x80000000
+	v := uint32(t)
+	if v >= loproc && v <= hiproc {
+		if n, ok := procSectionTypes[m][v-loproc]; ok {
+			return n
+		}
+		return fmt.Sprintf("LOPROC+%#x", v-loproc)
+	}
+	n := elfName(t.String(), "SHT_")
+	if _, err := fmt.Sscan(n, new(uint64)); err == nil || strings.HasPrefix(n, "SectionType(") {
+		switch {
+		case v >= loos && v <= hios:
+			return fmt.Sprintf("LOOS+%#x", v-loos)
+		case v >= louser:
+			return fmt.Sprintf("LOUSER+%#x", v-louser)
+		}
+		return fmt.Sprintf("%08x: <unknown>", v)
+	}
+	return n
+}
+
+// elfSectionFlags is readelf -W's flag column: known letters in bit order,
+// then o (OS-specific), p (processor-specific), x (unknown).
+func elfSectionFlags(f elf.SectionFlag, m elf.Machine) string {
 	var b strings.Builder
+	rest := f
 	for _, l := range elfSectionFlagLetters {
 		if f&l.flag != 0 {
 			b.WriteString(l.letter)
+			rest &^= l.flag
 		}
+	}
+	if m == elf.EM_X86_64 && rest&0x10000000 != 0 {
+		b.WriteString("l")
+		rest &^= 0x10000000
+	}
+	if rest&shfMaskOS != 0 {
+		b.WriteString("o")
+	}
+	if rest&shfMaskProc != 0 {
+		b.WriteString("p")
+	}
+	if rest&^(shfMaskOS|shfMaskProc) != 0 {
+		b.WriteString("x")
 	}
 	return b.String()
 }
@@ -98,9 +152,9 @@ func elfPass(s *sample) (Attributes, error) {
 			continue
 		}
 		secs = append(secs, Attributes{
-			"name": sec.Name, "section_type": elfName(sec.Type.String(), "SHT_"),
+			"name": sec.Name, "section_type": elfSectionType(sec.Type, f.Machine),
 			"virtual_address": sec.Addr, "physical_offset": sec.Offset, "size": sec.Size,
-			"flags": elfSectionFlags(sec.Flags),
+			"flags": elfSectionFlags(sec.Flags, f.Machine),
 		})
 	}
 	if secs != nil {
@@ -160,4 +214,20 @@ func elfPass(s *sample) (Attributes, error) {
 		info["packers"] = []string{"upx"}
 	}
 	return Attributes{"elf_info": info}, nil
+}
+
+// readelfNames are readelf's names where they differ from Go's constant
+// names without prefix.
+var readelfNames = map[string]string{
+	"GNU_VERSYM": "VERSYM", "GNU_VERNEED": "VERNEED", "GNU_VERDEF": "VERDEF",
+}
+
+// elfName strips the Go constant prefix ("SHT_PROGBITS" -> "PROGBITS") and
+// uses readelf's name where it differs.
+func elfName(s, prefix string) string {
+	s = strings.TrimPrefix(s, prefix)
+	if r, ok := readelfNames[s]; ok {
+		return r
+	}
+	return s
 }

@@ -1,8 +1,6 @@
 package analyze_test
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -287,13 +285,22 @@ func TestGoldenAgainstReferenceTools(t *testing.T) {
 	}
 	tbl := ag.table()
 	t.Logf("corpus: %d files\n%s", len(files), tbl)
-	if p := os.Getenv("FILETRAIL_AGREEMENT_OUT"); p != "" {
-		var b bytes.Buffer
-		w := bufio.NewWriter(&b)
-		fmt.Fprintf(w, "Corpus: %d files.\n\n%s", len(files), tbl)
-		w.Flush()
-		if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	appendAgreement(t, fmt.Sprintf("Corpus: %d files.\n\n%s", len(files), tbl))
+}
+
+// appendAgreement appends a table to the file FILETRAIL_AGREEMENT_OUT
+// names, when set (how docs/ANALYSIS.md's tables are produced).
+func appendAgreement(t *testing.T, text string) {
+	p := os.Getenv("FILETRAIL_AGREEMENT_OUT")
+	if p == "" {
+		return
+	}
+	f, err := os.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(text + "\n"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -122,7 +122,10 @@ type ReaderOptions struct {
 	MaxPending int
 	// MaxPendingLines bounds how long, in lines, a joining reader lets a
 	// record wait for its partner before resolving it without; 0 means
-	// DefaultMaxPendingLines. It matters for logs that never end (Follow).
+	// DefaultMaxPendingLines, a negative value no waiting at all (a record
+	// joins only a partner read before it). It matters for logs that never
+	// end (Follow): a waiting record is applied only when its partner or
+	// that many more lines arrive.
 	MaxPendingLines int64
 	// FirstLine is the number of the input's first line; 0 means 1. A
 	// reader resuming in the middle of a log numbers its lines on.

@@ -10,14 +10,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math/rand/v2"
+	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/filetrail/filetrail"
 	"github.com/filetrail/filetrail/ingest"
+	"github.com/filetrail/filetrail/store/sqlite"
 )
 
 // fx is the hash the hand-written fixtures give file n: the digest of
@@ -422,68 +425,101 @@ func TestZeekTSVModern(t *testing.T) {
 	checkSkips(t, skipsOf(c), map[int64]string{9: "skip:certificate", 10: "wrong number of fields"})
 }
 
-// TestSensorIdempotence checks that any split of an input into parts, any
-// order of the parts and any duplication give the same store state.
+// TestSensorIdempotence checks that any order of an input's lines, any
+// duplication, and for the formats without joins any split into separate
+// inputs, give the same store state (a real store, everything the API
+// reads).
 func TestSensorIdempotence(t *testing.T) {
-	for _, tc := range []struct{ format, path string }{
-		{"suricata", "../testdata/suricata/handwritten-eve-4.1.json"},
-		{"cowrie", "../testdata/cowrie/handwritten-cowrie.json"},
-		{"zeek", "../testdata/zeek/handwritten-json/modern.json"},
+	for _, tc := range []struct {
+		format, path string
+		join         bool // partners must be in the same input
+	}{
+		{"suricata", "../testdata/suricata/handwritten-eve-4.1.json", true},
+		{"zeek", "../testdata/zeek/handwritten-json/modern.json", true},
+		{"cowrie", "../testdata/cowrie/handwritten-cowrie.json", false},
+		{"urlhaus", "../testdata/urlhaus/handwritten-payloads.csv", false},
 	} {
 		b, err := os.ReadFile(tc.path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		all := strings.SplitAfter(string(b), "\n")
-		whole := storeState(t, tc.format, []string{string(b)})
-		for seed := range 20 {
-			// Each line in a part of its own, the parts shuffled, some twice:
-			// a join partner may be in another part, so parts are read
-			// through one reader in sequence, as a log is appended to.
-			perm := slices.Clone(all)
-			for i := range perm {
-				j := (i*7 + seed*13) % len(perm)
-				perm[i], perm[j] = perm[j], perm[i]
+		whole := string(b)
+		c := read(t, tc.format, whole, ingest.ReaderOptions{})
+		var ips []netip.Addr
+		var hashes []string
+		for _, s := range c.sightings() {
+			if s.IP.IsValid() && !slices.Contains(ips, s.IP) {
+				ips = append(ips, s.IP)
 			}
-			perm = append(perm, perm[:seed%len(perm)]...)
-			if got := storeState(t, tc.format, []string{strings.Join(perm, "")}); got != whole {
-				t.Errorf("%s seed %d: state differs:\n got %s\nwant %s", tc.format, seed, got, whole)
+			for _, h := range []string{s.SHA256, s.SHA1, s.MD5} {
+				if h != "" && !slices.Contains(hashes, h) {
+					hashes = append(hashes, h)
+				}
+			}
+		}
+		if len(ips) == 0 || len(hashes) == 0 {
+			t.Fatalf("%s: nothing to compare", tc.format)
+		}
+		want := storeState(t, tc.format, []string{whole}, ips, hashes)
+		all := strings.SplitAfter(strings.TrimSuffix(whole, "\n"), "\n")
+		all[len(all)-1] += "\n"
+		rng := rand.New(rand.NewPCG(7, uint64(len(whole))))
+		for seed := range 8 {
+			perm := slices.Clone(all)
+			rng.Shuffle(len(perm), func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+			perm = append(perm, perm[:rng.IntN(len(perm))]...)
+			parts := []string{strings.Join(perm, "")}
+			if !tc.join {
+				parts = nil
+				for len(perm) > 0 {
+					n := 1 + rng.IntN(len(perm))
+					parts = append(parts, strings.Join(perm[:n], ""))
+					perm = perm[n:]
+				}
+			}
+			if got := storeState(t, tc.format, parts, ips, hashes); got != want {
+				t.Errorf("%s seed %d: state differs:\n got %s\nwant %s", tc.format, seed, got, want)
 			}
 		}
 	}
 }
 
-// storeState ingests the parts and describes the resulting edges: one line
-// per (ip, file) with its first and last seen and URLs.
-func storeState(t *testing.T, format string, parts []string) string {
+// storeState ingests the parts, as separate inputs, into a new store and
+// renders what the API reads of ips and hashes.
+func storeState(t *testing.T, format string, parts []string, ips []netip.Addr, hashes []string) string {
 	t.Helper()
-	type key struct{ ip, file string }
-	type val struct {
-		first, last int64
-		urls        map[string]bool
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	st := map[key]*val{}
-	for _, p := range parts {
-		c := read(t, format, p, ingest.ReaderOptions{})
-		for _, s := range c.sightings() {
-			s, err := filetrail.ValidateSighting(s)
-			if err != nil {
-				t.Fatal(err)
-			}
-			k := key{s.IP.String(), s.Hashes().Strongest()}
-			v := st[k]
-			if v == nil {
-				v = &val{first: s.SeenAt, last: s.SeenAt, urls: map[string]bool{}}
-				st[k] = v
-			}
-			v.first, v.last = min(v.first, s.SeenAt), max(v.last, s.SeenAt)
-			v.urls[s.URL] = true
+	defer st.Close()
+	w := ingest.NewWriter(st, ingest.WriterOptions{BatchSize: 2})
+	for i, p := range parts {
+		if err := ingest.Run(ctx, w, ingest.Input{Name: fmt.Sprint(i), R: strings.NewReader(p)}, format, ingest.ReaderOptions{}); err != nil {
+			t.Fatal(err)
 		}
 	}
-	var out []string
-	for k, v := range st {
-		out = append(out, fmt.Sprintf("%s %s %d %d %v", k.ip, k.file, v.first, v.last, slices.Sorted(maps.Keys(v.urls))))
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
 	}
-	slices.Sort(out)
-	return strings.Join(out, "\n")
+	return snapshot(t, st, ips, hashes)
+}
+
+// TestJoinNoWait reads the Zeek fixture without letting rows wait for
+// their http.log row: the rows whose http.log row comes after them are
+// resolved without it (no URL, status unknown).
+func TestJoinNoWait(t *testing.T) {
+	c := readFile(t, "zeek", "../testdata/zeek/handwritten-json/modern.json", ingest.ReaderOptions{MaxPendingLines: -1})
+	got := map[int64]string{}
+	for _, e := range edgesOf(c) {
+		got[e.Line] = e.URL
+	}
+	// Line 5 (the 404 whose http row is line 6) is now accepted without
+	// URL, line 14 (http row on line 15) loses its URL; line 2 keeps its
+	// URL (its http row came first).
+	want := map[int64]string{2: "http://cdn.example.test:8080/f.exe", 5: "", 9: "ftp://198.51.100.30/pub/a.bin", 12: "", 14: ""}
+	if !maps.Equal(got, want) {
+		t.Errorf("sightings by line %v, want %v", got, want)
+	}
 }

@@ -49,8 +49,11 @@ const DefaultSuricataSource = "suricata"
 // Then a file whose state is not CLOSED or that has gaps is skipped as
 // "partial file" and one without md5, sha1 or sha256 as "no file hash".
 // The join holds at most ReaderOptions.MaxPending fileinfo events waiting
-// for their http event, and remembers as many http events; a fileinfo
-// still waiting at the end (or pushed out) uses the port rule.
+// for their http event, each for at most MaxPendingLines lines, and
+// remembers as many http events; a fileinfo still waiting at the end (or
+// pushed out by either bound) uses the port rule. When ctx ends the
+// waiting events are dropped (Follow reads them again from its
+// checkpoint), unless it ends with ErrStopped.
 type suricataReader struct{ opts ReaderOptions }
 
 type eveEvent struct {
@@ -162,6 +165,9 @@ func (sr suricataReader) Read(ctx context.Context, r io.Reader, sink Sink) error
 			k := eveKey{string(ev.FlowID), ev.txID()}
 			if srv, ok := servers.get(k); ok {
 				return sr.resolve(ctx, f, &srv, sink)
+			}
+			if sr.opts.MaxPendingLines < 0 {
+				return sr.resolve(ctx, f, nil, sink)
 			}
 			f.line = bytes.Clone(line)
 			f.held = true

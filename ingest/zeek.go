@@ -28,8 +28,10 @@ const DefaultZeekSource = "zeek"
 // log, else the fields tell). Several logs may follow each other in one
 // input (each TSV log with its own header), in any order: files.log rows
 // wait for their http.log or ftp.log row, joined on the file id (fuid in
-// resp_fuids, or ftp.log fuid), at most ReaderOptions.MaxPending of them;
-// as many http and ftp rows are remembered. Rows of other logs (conn.log,
+// resp_fuids, or ftp.log fuid), at most ReaderOptions.MaxPending of them,
+// each for at most MaxPendingLines lines; as many http and ftp rows are
+// remembered. A row pushed out of a bound, or still waiting at the end, is
+// resolved without its partner. Rows of other logs (conn.log,
 // ...) are ignored.
 //
 // A files.log row gives one sighting per sending host:
@@ -340,6 +342,9 @@ func (j *zeekJoin) feed(ctx context.Context, r io.Reader, sink Sink) error {
 			}
 			if c, ok := j.contexts.get(fuid); ok {
 				return zr.resolve(ctx, p, &c, sink)
+			}
+			if zr.opts.MaxPendingLines < 0 {
+				return zr.resolve(ctx, p, nil, sink)
 			}
 			p.line = bytes.Clone(line)
 			p.held = true

@@ -29,6 +29,7 @@ type ingestCmd struct {
 	Follow        string        `help:"Follow this growing log file until interrupted instead of reading file arguments: new lines are ingested as they come, rotation and truncation are followed, and a checkpoint lets a restart resume where it stopped." env:"FILETRAIL_FOLLOW"`
 	Checkpoint    string        `help:"Checkpoint file of --follow (default: the followed file's path with .checkpoint appended)." env:"FILETRAIL_CHECKPOINT"`
 	Poll          time.Duration `help:"How often --follow looks for new lines, rotation and truncation." default:"1s" env:"FILETRAIL_POLL"`
+	JoinWindow    int64         `help:"How many lines a Suricata fileinfo or Zeek files.log row waits for its http event or http.log row before it is ingested without; 0 does not wait (when following a files.log alone, for instance)." default:"100000" env:"FILETRAIL_JOIN_WINDOW"`
 	Samples       string        `help:"Directory of captured files named by sha256 (flat, or in Suricata's filestore layout): the sighted files found there are analysed and their attributes stored." env:"FILETRAIL_SAMPLES"`
 	Files         []string      `arg:"" optional:"" name:"file" help:"Input files; - reads standard input; a directory is read as a Zeek log directory (its files, http and ftp logs together)."`
 }
@@ -108,7 +109,10 @@ func (c *ingestCmd) Run(a *app) error {
 			cancel(fmt.Errorf("%w: %w", ingest.ErrStopped, &strictStop{r}))
 		}
 	}})
-	opts := ingest.ReaderOptions{Source: c.Source, MaxLineBytes: c.MaxLineBytes, SuricataPre41: c.SuricataPre41}
+	opts := ingest.ReaderOptions{Source: c.Source, MaxLineBytes: c.MaxLineBytes, SuricataPre41: c.SuricataPre41, MaxPendingLines: c.JoinWindow}
+	if c.JoinWindow <= 0 {
+		opts.MaxPendingLines = -1
+	}
 	var runErr error
 	if c.Follow != "" {
 		runErr = c.follow(ctx, a, w, opts)

@@ -53,7 +53,7 @@ type storedFile struct {
 // merged into it.
 type component struct {
 	id       string           // the file's id
-	hashes   filetrail.Hashes // its known hashes (see resolver)
+	hashes   filetrail.Hashes // its known hashes (see filetrail.IdentityResolver)
 	isNew    bool             // no file of the component was stored before
 	existing []*storedFile    // stored files that end up as this one
 	olds     []string         // their ids other than id: merged into id
@@ -175,7 +175,7 @@ func (a *applier) apply(ctx context.Context, sightings []filetrail.Sighting, fac
 		}
 		comps[f.ID] = c
 	}
-	merges := rs.Merges()
+	merges := rs.Merges() // in id order: the statements do not depend on merge order
 	slices.SortFunc(merges, func(x, y filetrail.FileMerge) int { return cmp.Compare(x.From, y.From) })
 	for _, m := range merges {
 		if s := stored[m.From]; s != nil {

@@ -91,18 +91,15 @@ export function getPage(path, cursor, limit = PAGE_LIMIT) {
   return get(path, { limit, cursor });
 }
 
-// all follows a list's cursor to the end and returns every item, calling
-// progress(loaded, count) after each page.
-export async function all(path, progress = () => {}) {
-  const items = [];
+// pages follows a list's cursor from its start to its end, yielding
+// each page.
+export async function* pages(path) {
   let cursor;
   do {
     const page = await getPage(path, cursor);
-    items.push(...(page.data || []));
+    yield page;
     cursor = page.meta && page.meta.cursor;
-    progress(items.length, page.meta ? page.meta.count : items.length);
   } while (cursor);
-  return items;
 }
 
 // ipPath and filePath build API paths with the id escaped.

@@ -37,18 +37,24 @@ function quote(cell) {
   return /[",\r\n]/.test(cell) ? `"${cell.replaceAll('"', '""')}"` : cell;
 }
 
-export function toCSV(items) {
-  const lines = [csvColumns, ...items.map(csvRow)].map((r) => r.map(quote).join(','));
-  return lines.join('\r\n') + '\r\n';
+// csvHeader is the CSV export's first line.
+export function csvHeader() {
+  return csvColumns.join(',') + '\r\n';
 }
 
-export function toNDJSON(items) {
+// csvLines is the CSV export's lines for items.
+export function csvLines(items) {
+  return items.map((it) => csvRow(it).map(quote).join(',') + '\r\n').join('');
+}
+
+// ndjsonLines is the NDJSON export's lines for items.
+export function ndjsonLines(items) {
   return items.map((it) => JSON.stringify(it) + '\n').join('');
 }
 
-// download offers text to the user as a file.
-export function download(name, type, text) {
-  const url = URL.createObjectURL(new Blob([text], { type }));
+// download offers parts (strings or Blobs) to the user as one file.
+export function download(name, type, parts) {
+  const url = URL.createObjectURL(new Blob(parts, { type }));
   const a = document.createElement('a');
   a.href = url;
   a.download = name;

@@ -47,7 +47,7 @@ function overview(f, a) {
       field('Authentihash', hashCode(a.authentihash))),
     h('dl', { class: 'summary', id: 'file-summary' },
       field('Detections', badge(a.last_analysis_stats)),
-      field('Type', [a.type_description, a.type_tag && a.type_description !== a.type_tag ? ` (${a.type_tag})` : ''].join('')),
+      field('Type', typeText(a)),
       field('Size', Number.isFinite(a.size) ? `${size(a.size)} (${grouped(a.size)} bytes)` : ''),
       field('Magic', a.magic),
       field('Names', a.names && a.names.length ? h('ul', { class: 'names' }, a.names.map((n) => h('li', {}, n))) : ''),
@@ -58,6 +58,12 @@ function overview(f, a) {
       field('Last analysis', a.last_analysis_date ? when(a.last_analysis_date) : ''),
       field('Creation date', a.creation_date ? when(a.creation_date) : ''),
       field('Times submitted', Number.isFinite(a.times_submitted) ? grouped(a.times_submitted) : '')));
+}
+
+function typeText(a) {
+  const desc = a.type_description, tag = a.type_tag;
+  if (!desc) return tag || '';
+  return tag && tag !== desc ? `${desc} (${tag})` : desc;
 }
 
 function hashCode(v) {

@@ -4,7 +4,7 @@ import * as api from './api.js';
 import { h, replace } from './dom.js';
 import { grouped, size } from './format.js';
 import { draw } from './chart.js';
-import { toCSV, toNDJSON, download } from './export.js';
+import { csvHeader, csvLines, ndjsonLines, download } from './export.js';
 import { errorState } from './states.js';
 import { badge, when, urlList, field, section, loading, infiniteScroll } from './widgets.js';
 
@@ -110,17 +110,25 @@ export async function renderIP(ctx, ip) {
     while (st.cursor && view.live() && (await loadMore()));
   });
 
+  // Exports go page by page from the start of the list; each page is
+  // turned into its lines at once and kept as a Blob, so that a long list
+  // does not sit in memory as objects.
   const exportAs = async (kind) => {
     csvBtn.disabled = ndBtn.disabled = true;
     replace(exportStatus, 'Exporting…');
     try {
-      const items = await api.all(listPath, (n, total) => {
-        if (view.live()) replace(exportStatus, `Exporting… ${grouped(n)} of ${grouped(total)} files`);
-      });
+      const parts = kind === 'csv' ? [csvHeader()] : [];
+      let n = 0;
+      for await (const page of api.pages(listPath)) {
+        const items = page.data || [];
+        n += items.length;
+        parts.push(new Blob([kind === 'csv' ? csvLines(items) : ndjsonLines(items)]));
+        if (view.live()) replace(exportStatus, `Exporting… ${grouped(n)} of ${grouped(page.meta ? page.meta.count : n)} files`);
+      }
       const name = `filetrail-${ip.replaceAll(':', '_')}-downloaded_files`;
-      if (kind === 'csv') download(`${name}.csv`, 'text/csv', toCSV(items));
-      else download(`${name}.ndjson`, 'application/x-ndjson', toNDJSON(items));
-      if (view.live()) replace(exportStatus, `Exported ${grouped(items.length)} files as ${kind === 'csv' ? 'CSV' : 'NDJSON'}.`);
+      if (kind === 'csv') download(`${name}.csv`, 'text/csv', parts);
+      else download(`${name}.ndjson`, 'application/x-ndjson', parts);
+      if (view.live()) replace(exportStatus, `Exported ${grouped(n)} files as ${kind === 'csv' ? 'CSV' : 'NDJSON'}.`);
     } catch (err) {
       if (!view.live() || ctx.onAuthError(err)) return;
       replace(exportStatus, errorState(err, { retry: () => exportAs(kind) }));
