@@ -100,7 +100,12 @@ func corpus(t *testing.T) []corpusFile {
 		t.Fatal("empty corpus")
 	}
 	for _, n := range corpusNotes {
-		t.Log("corpus:", n)
+		if inCI() {
+			// CI installs MinGW and osslsigncode: a smaller corpus there
+			// would hide regressions.
+			t.Fatal("corpus:", n)
+		}
+		t.Log("corpus (SKIPPED part):", n)
 	}
 	return corpusFiles
 }

@@ -30,7 +30,7 @@ func (c *countingStore) Apply(_ context.Context, b *filetrail.Batch) (filetrail.
 		c.counts = map[string]int{}
 	}
 	for _, s := range b.Sightings {
-		c.counts[s.SHA256]++
+		c.counts[s.Hashes().Strongest()]++
 	}
 	return filetrail.ApplyResult{}, nil
 }
@@ -59,12 +59,17 @@ type follower struct {
 
 func startFollow(t *testing.T, st *countingStore, path, format string) *follower {
 	t.Helper()
+	return startFollowOpts(t, st, path, format, ingest.ReaderOptions{})
+}
+
+func startFollowOpts(t *testing.T, st *countingStore, path, format string, ropts ingest.ReaderOptions) *follower {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &follower{cancel: cancel, done: make(chan error, 1), cps: make(chan ingest.Checkpoint, 1000), heldAtStop: &atomic.Bool{}}
 	f.w = ingest.NewWriter(st, ingest.WriterOptions{BatchSize: 3})
 	go func() {
 		f.done <- ingest.Follow(ctx, f.w, ingest.FollowOptions{
-			Path: path, Checkpoint: path + ".checkpoint", Format: format, Poll: 2 * time.Millisecond,
+			Path: path, Checkpoint: path + ".checkpoint", Format: format, Poll: 2 * time.Millisecond, Reader: ropts,
 			OnCheckpoint: func(cp ingest.Checkpoint) {
 				f.heldAtStop.Store(len(cp.Held) > 0)
 				select {
@@ -269,4 +274,33 @@ func TestFollowRestartProperty(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFollowZeekTSVResume follows a Zeek TSV files.log, stops, and resumes
+// in the middle of it: the header is read again so the new rows parse,
+// and rejects name their line in the file.
+func TestFollowZeekTSVResume(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "files.log")
+	header := "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tfiles\n" +
+		"#fields\tts\tfuid\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tsource\tis_orig\tseen_bytes\ttotal_bytes\tmissing_bytes\tsha256\n" +
+		"#types\ttime\tstring\tstring\taddr\tport\taddr\tport\tstring\tbool\tcount\tcount\tcount\tstring\n"
+	row := func(n int) string {
+		return fmt.Sprintf("%d.5\tF%d\tC%d\t10.0.0.1\t40000\t198.51.100.%d\t80\tHTTP\tF\t10\t10\t0\t%s\n", 1700000000+n, n, n, n%250+1, fx(5000+n, "sha256"))
+	}
+	appendFile(t, path, header+row(0)+row(1))
+	st := &countingStore{}
+	noWait := ingest.ReaderOptions{MaxPendingLines: -1} // files.log alone: nothing to wait for
+	f := startFollowOpts(t, st, path, ingest.AutoFormat, noWait)
+	f.waitFor(t, st, ids(0, 2))
+	f.stop(t)
+
+	appendFile(t, path, row(2)+"broken row\n"+row(3))
+	f = startFollowOpts(t, st, path, ingest.AutoFormat, noWait)
+	f.waitFor(t, st, ids(0, 4))
+	sum := f.stop(t)
+	if sum.Sightings != 2 || sum.Rejected != 1 || len(sum.Rejects) != 1 || sum.Rejects[0].Line != 11 || sum.Rejects[0].Input != path {
+		t.Errorf("second run: %+v", sum)
+	}
+	checkOnce(t, st, ids(0, 4))
 }

@@ -21,7 +21,8 @@ const DefaultSuricataSource = "suricata"
 
 // suricataReader reads Suricata EVE JSON (one event per line). Only
 // fileinfo events give records; http events are remembered to join them;
-// every other event type is ignored without being counted.
+// every other event type is ignored without being counted (nor decoded:
+// a broken line of another event type is not reported).
 //
 // A fileinfo event gives a sighting of a download when its sender is the
 // server:
@@ -141,6 +142,9 @@ func (sr suricataReader) Read(ctx context.Context, r io.Reader, sink Sink) error
 			sink.Reject(newReject(num, ReasonNotObject, "an EVE line must be a JSON object", line))
 			return nil
 		}
+		if et, ok := eventTypeOf(line); ok && et != "fileinfo" && et != "http" {
+			return nil // not a file event: not decoded (nor checked)
+		}
 		var ev eveEvent
 		if err := json.Unmarshal(line, &ev); err != nil {
 			rej := jsonReject(err)
@@ -183,6 +187,28 @@ func (sr suricataReader) Read(ctx context.Context, r io.Reader, sink Sink) error
 		return err
 	}
 	return emit(pending.drain(), nil)
+}
+
+// eventTypeOf finds the event_type of an EVE line without decoding it; ok
+// is false when the line does not show one plainly.
+func eventTypeOf(line []byte) (string, bool) {
+	i := bytes.Index(line, []byte(`"event_type"`))
+	if i < 0 {
+		return "", false
+	}
+	rest := bytes.TrimLeft(line[i+len(`"event_type"`):], " \t")
+	if len(rest) == 0 || rest[0] != ':' {
+		return "", false
+	}
+	rest = bytes.TrimLeft(rest[1:], " \t")
+	if len(rest) == 0 || rest[0] != '"' {
+		return "", false
+	}
+	end := bytes.IndexByte(rest[1:], '"')
+	if end < 0 || bytes.IndexByte(rest[1:end+1], '\\') >= 0 {
+		return "", false
+	}
+	return string(rest[1 : end+1]), true
 }
 
 func (ev *eveEvent) isHTTP() bool {

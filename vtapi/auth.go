@@ -72,11 +72,16 @@ func (c *keyCache) put(hash string, e cachedKey, now time.Time) {
 
 // authenticate returns the valid key whose secret is in the request's
 // x-apikey header: AuthenticationRequired when the header is missing or
-// empty, WrongCredentials when no such key exists or it is revoked.
+// empty, WrongCredentials when no such key exists or it is revoked (a
+// strike for the wrong-key throttle), QuotaExceeded when the client
+// address is throttled (throttle.go).
 func (s *server) authenticate(ctx context.Context, r *http.Request) (filetrail.Key, error) {
 	secret := strings.TrimSpace(r.Header.Get("X-Apikey"))
 	if secret == "" {
 		return filetrail.Key{}, filetrail.Errorf(filetrail.CodeAuthenticationRequired, msgNoKey)
+	}
+	if err := s.throttled(r); err != nil {
+		return filetrail.Key{}, err
 	}
 	hash := filetrail.HashSecret(secret)
 	now := s.now()
@@ -94,6 +99,7 @@ func (s *server) authenticate(ctx context.Context, r *http.Request) (filetrail.K
 		s.keys.put(hash, e, now)
 	}
 	if !e.found || e.key.Revoked() {
+		s.strike(r)
 		return filetrail.Key{}, filetrail.Errorf(filetrail.CodeWrongCredentials, msgWrongKey)
 	}
 	return e.key, nil

@@ -65,6 +65,13 @@ type Options struct {
 	// DefaultMaxUploadBytes. MaxLargeUploadBytes bounds one posted to an
 	// upload URL; 0 is DefaultMaxLargeUploadBytes.
 	MaxUploadBytes, MaxLargeUploadBytes int64
+	// WrongKeyLimit, when positive, throttles key guessing: once a client
+	// address (an IPv6 /64) has sent this many wrong or revoked keys within
+	// WrongKeyWindow (0 is DefaultWrongKeyWindow), its requests that need
+	// a key get 429 QuotaExceededError with Retry-After until the window
+	// ends. 0 or negative: no throttling.
+	WrongKeyLimit  int
+	WrongKeyWindow time.Duration
 }
 
 // DefaultRequestTimeout is the RequestTimeout when none is given.
@@ -85,7 +92,9 @@ type server struct {
 	ingest         IngestFunc
 	maxIngestBytes int64
 	ingestTimeout  time.Duration
-	uploads        *uploads // nil without Options.Analyze (upload.go)
+	uploads        *uploads  // nil without Options.Analyze (upload.go)
+	throttle       *throttle // nil without Options.WrongKeyLimit (throttle.go)
+	patterns       []string  // every route registered, in order
 }
 
 // New returns the HTTP handler of the API over store. It serves
@@ -123,6 +132,7 @@ func New(store filetrail.Store, opts Options) http.Handler {
 	s.maxIngestBytes = cmp.Or(opts.MaxIngestBytes, DefaultMaxIngestBytes)
 	s.ingestTimeout = cmp.Or(opts.IngestTimeout, DefaultIngestTimeout)
 	s.uploads = newUploads(opts)
+	s.throttle = newThrottle(opts.WrongKeyLimit, opts.WrongKeyWindow)
 	s.routes()
 	return s
 }
@@ -132,6 +142,7 @@ func New(store filetrail.Store, opts Options) http.Handler {
 // "/" answers unknown paths with 404 NotFoundError.
 func (s *server) routes() {
 	handle := func(pattern string, h http.HandlerFunc) {
+		s.patterns = append(s.patterns, pattern)
 		s.mux.Handle(pattern, s.instrument(pattern, h))
 	}
 	for _, k := range objectKinds {
@@ -158,10 +169,14 @@ func (s *server) routes() {
 
 // ServeHTTP answers paths that are not in canonical form (".." or "//"
 // segments) with 404 NotFoundError, where http.ServeMux would redirect
-// with a non-JSON body, and routes the rest.
+// with a non-JSON body, refuses bodies over their route's limit with 413
+// (limits.go), and routes the rest.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p := r.URL.EscapedPath(); r.Method == http.MethodConnect || cleanPath(p) != p {
 		s.notFound.ServeHTTP(w, r)
+		return
+	}
+	if s.refuseLargeBody(w, r) {
 		return
 	}
 	s.mux.ServeHTTP(w, r)

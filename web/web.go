@@ -39,7 +39,7 @@ const Prefix = "/gui/"
 
 // ContentSecurityPolicy is sent with every response of the handler.
 const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; " +
-	"img-src 'self' data:; connect-src 'self'; font-src 'self'; manifest-src 'self'; " +
+	"img-src 'self'; connect-src 'self'; font-src 'self'; manifest-src 'self'; " +
 	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // Options configure the web interface.

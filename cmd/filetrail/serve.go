@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -30,6 +31,7 @@ type serveCmd struct {
 	Addr            string        `help:"Address to listen on (HOST:PORT)." default:"127.0.0.1:8080" env:"FILETRAIL_ADDR"`
 	PublicURL       string        `help:"Scheme and host clients reach the server at (e.g. https://filetrail.example.org); links in responses start with it. Default: the Host of each request." env:"FILETRAIL_PUBLIC_URL"`
 	ShutdownTimeout time.Duration `help:"How long a shutdown waits for in-flight requests." default:"30s" env:"FILETRAIL_SHUTDOWN_TIMEOUT"`
+	transportFlags  `embed:""`
 	analysisFlags   `embed:""`
 }
 
@@ -42,11 +44,21 @@ func (c *serveCmd) Run(a *app) error {
 	if a.analyze, err = c.uploadAnalyzer(a); err != nil {
 		return err
 	}
+	t, err := c.transport()
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return err
 	}
-	return serveHTTP(a, ln, st, c.PublicURL, c.ShutdownTimeout)
+	if c.AdminAddr != "" {
+		if t.admin, err = net.Listen("tcp", c.AdminAddr); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	return serveHTTPWith(a, ln, st, c.PublicURL, c.ShutdownTimeout, t)
 }
 
 // routes mounts the web interface at /gui/ (and /gui) next to the API
@@ -64,12 +76,65 @@ func routes(apiHandler http.Handler) http.Handler {
 	})
 }
 
-// serveHTTP serves the API over st on ln until a.ctx ends, then shuts down
+// serveHTTP serves the API over st on ln until a.ctx ends, with the
+// default transport: plain HTTP, admin paths on ln too.
+func serveHTTP(a *app, ln net.Listener, st store, publicURL string, shutdownTimeout time.Duration) error {
+	return serveHTTPWith(a, ln, st, publicURL, shutdownTimeout, transport{})
+}
+
+// serveHTTPWith serves the API over st on ln (and the admin paths on
+// t.admin when set, see transport) until a.ctx ends, then shuts down
 // gracefully: it stops accepting connections and waits up to
 // shutdownTimeout for the requests in flight to finish.
-func serveHTTP(a *app, ln net.Listener, st store, publicURL string, shutdownTimeout time.Duration) error {
-	srv := &http.Server{
-		Handler:           routes(vtapi.New(st, vtapi.Options{PublicURL: publicURL, Logger: a.log, Ingest: httpIngest(st), Analyze: a.analyze, MaxLargeUploadBytes: a.maxUpload()})),
+func serveHTTPWith(a *app, ln net.Listener, st store, publicURL string, shutdownTimeout time.Duration, t transport) error {
+	api := vtapi.New(st, vtapi.Options{PublicURL: publicURL, Logger: a.log, Ingest: httpIngest(st), Analyze: a.analyze, MaxLargeUploadBytes: a.maxUpload(), WrongKeyLimit: t.wrongKeyLimit, WrongKeyWindow: t.wrongKeyWindow})
+	servers := []*http.Server{newHTTPServer(a, routes(api), t)}
+	listeners := []net.Listener{ln}
+	if t.admin != nil {
+		servers[0].Handler = routes(vtapi.Only(api, func(p string) bool { return !vtapi.IsAdminPath(p) }))
+		servers = append(servers, newHTTPServer(a, vtapi.Only(api, adminListenerPath), t))
+		listeners = append(listeners, t.admin)
+	}
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { errc <- t.serve(srv, listeners[i]) }()
+	}
+	a.log.Info("listening", "url", t.scheme()+"://"+ln.Addr().String(), "public_url", publicURL)
+	if t.admin != nil {
+		a.log.Info("admin listening", "url", t.scheme()+"://"+t.admin.Addr().String())
+	}
+	var serveErr error
+	select {
+	case err := <-errc:
+		serveErr = fmt.Errorf("serving: %w", err)
+	case <-a.ctx.Done():
+		a.log.Info("shutting down", "grace", shutdownTimeout)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	for _, srv := range servers {
+		if err := srv.Shutdown(sctx); err != nil {
+			srv.Close()
+			serveErr = cmp.Or(serveErr, fmt.Errorf("shutting down: %w", err))
+		}
+	}
+	if serveErr != nil {
+		return serveErr
+	}
+	for range servers {
+		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serving: %w", err)
+		}
+	}
+	a.log.Info("stopped")
+	return nil
+}
+
+// newHTTPServer is an http.Server for h with every phase bounded.
+func newHTTPServer(a *app, h http.Handler, t transport) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		TLSConfig:         t.tls,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
@@ -80,24 +145,4 @@ func serveHTTP(a *app, ln net.Listener, st store, publicURL string, shutdownTime
 		// the shutdown but does not cancel the requests in flight.
 		BaseContext: func(net.Listener) context.Context { return context.Background() },
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	a.log.Info("listening", "url", "http://"+ln.Addr().String(), "public_url", publicURL)
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serving: %w", err)
-	case <-a.ctx.Done():
-	}
-	a.log.Info("shutting down", "grace", shutdownTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		srv.Close()
-		return fmt.Errorf("shutting down: %w", err)
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serving: %w", err)
-	}
-	a.log.Info("stopped")
-	return nil
 }

@@ -211,7 +211,7 @@ async function loadITW(ctx, id, el) {
           h('td', { 'data-label': 'Sources' }, (c.sources || []).join(', ')));
       }));
       replace(err);
-      replace(status, count === 0 ? 'No IP address is known to have served this file.' : `${grouped(loaded)} of ${grouped(count)} IP addresses, newest first.`);
+      replace(status, count === 0 ? 'No IP address is known to have served this file.' : `${grouped(loaded)} of ${grouped(count)} IP address${count === 1 ? '' : 'es'}, newest first.`);
       table.hidden = count === 0;
       more.hidden = !cursor;
       if (!el.contains(table)) replace(el, status, table, err, h('div', { class: 'more-row' }, more));

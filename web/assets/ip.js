@@ -72,7 +72,7 @@ export async function renderIP(ctx, ip) {
       ? `First and last download seen, sources and the timeline are computed from all ${grouped(st.count)} files.`
       : `First and last download seen, sources and the timeline are computed from the ${grouped(loaded)} of ${grouped(st.count)} files loaded so far (newest first); "Load all" completes them. "Latest evidence" covers every file.`);
     draw(chart, firsts);
-    replace(status, st.count === 0 ? 'No file is known to have been downloaded from this IP address.' : `Showing ${grouped(loaded)} of ${grouped(st.count)} files, newest first.`);
+    replace(status, st.count === 0 ? 'No file is known to have been downloaded from this IP address.' : `Showing ${grouped(loaded)} of ${grouped(st.count)} file${st.count === 1 ? '' : 's'}, newest first.`);
     more.hidden = all.hidden = !st.cursor;
     more.disabled = all.disabled = st.loading;
   };
