@@ -9,7 +9,6 @@ import (
 	"sync"
 
 	"github.com/filetrail/filetrail/analyze/internal/ssdeep"
-	"github.com/glaslos/tlsh"
 )
 
 // Hashes are the whole-file digests that never need a format parser. They
@@ -64,12 +63,12 @@ const tlshMinLength = 50
 // bytes, or fewer than half of the 128 buckets non-empty (the reference
 // implementation's "cannot hash" rule).
 func TLSH(data []byte) string {
-	if len(data) < tlshMinLength || tlshFilledBuckets(data) <= 64 {
+	if len(data) < tlshMinLength {
 		return ""
 	}
-	t, err := tlsh.HashBytes(data)
-	if err != nil {
+	d, ok := tlshFill(data).digest()
+	if !ok {
 		return ""
 	}
-	return "T1" + strings.ToUpper(t.String())
+	return "T1" + strings.ToUpper(hex.EncodeToString(d[:]))
 }

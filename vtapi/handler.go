@@ -170,7 +170,8 @@ func (s *server) routes() {
 // ServeHTTP answers paths that are not in canonical form (".." or "//"
 // segments) with 404 NotFoundError, where http.ServeMux would redirect
 // with a non-JSON body, refuses bodies over their route's limit with 413
-// (limits.go), and routes the rest.
+// (limits.go), closes the connection after an error to a request with a
+// body (closeOnError), and routes the rest.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p := r.URL.EscapedPath(); r.Method == http.MethodConnect || cleanPath(p) != p {
 		s.notFound.ServeHTTP(w, r)
@@ -178,6 +179,9 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.refuseLargeBody(w, r) {
 		return
+	}
+	if r.ContentLength != 0 {
+		w = closeOnError{w}
 	}
 	s.mux.ServeHTTP(w, r)
 }

@@ -39,6 +39,22 @@ func (s *server) refuseLargeBody(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+// closeOnError closes the connection after an error response to a
+// request with a body: the server would otherwise read the rest of an
+// unread body (up to 256 KiB, as slowly as the client sends it) before
+// answering, to keep the connection alive.
+type closeOnError struct{ http.ResponseWriter }
+
+func (w closeOnError) WriteHeader(code int) {
+	if code >= 400 {
+		w.Header().Set("Connection", "close")
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w closeOnError) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 // IsAdminPath reports whether a request path belongs to operations rather
 // than to API clients: /admin and everything under /admin/, and /metrics.
 // A server with a separate admin listener serves these paths there only.

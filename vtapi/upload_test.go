@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	vt "github.com/VirusTotal/vt-go"
+
 	"github.com/filetrail/filetrail"
 	"github.com/filetrail/filetrail/vtapi"
 )
@@ -172,4 +174,39 @@ func TestUploadWithoutHook(t *testing.T) {
 	admin := adminKey(t, e.fixture)
 	wantError(t, postMultipart(t, e.srv.URL+"/api/v3/files", admin, "file", []byte("x")), http.StatusNotFound, filetrail.CodeNotFound)
 	wantError(t, e.get(t, "/api/v3/files/upload_url", admin), http.StatusNotFound, filetrail.CodeNotFound)
+}
+
+// The official client's FileScanner uploads and reads the analysis back.
+// Not parallel: vt.SetHost changes the client's global state.
+func TestUploadWithOfficialClient(t *testing.T) {
+	f := newFixture(t)
+	hook := &hashAnalyzer{}
+	e := newEnv(t, f, vtapi.Options{Analyze: hook.analyze})
+	admin := adminKey(t, f)
+	vt.SetHost(e.srv.URL)
+	t.Cleanup(func() { vt.SetHost("https://www.virustotal.com") })
+	client := vt.NewClient(admin)
+	sample := []byte("uploaded through vt-go's FileScanner")
+	obj, err := client.NewFileScanner().Scan(bytes.NewReader(sample), "s.bin", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if obj.Type() != "analysis" || obj.ID() == "" {
+		t.Fatalf("scan answered %s %q", obj.Type(), obj.ID())
+	}
+	an, err := client.GetObject(vt.URL("analyses/%s", obj.ID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := an.GetString("status"); st != "completed" {
+		t.Fatalf("status %q", st)
+	}
+	sum := sha256.Sum256(sample)
+	file, err := client.GetObject(vt.URL("files/%s", hex.EncodeToString(sum[:])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := file.GetString("magic"); m != "test data" {
+		t.Fatalf("magic %q", m)
+	}
 }

@@ -364,11 +364,11 @@ func measureStore(ctx context.Context, st namedStore, pos position, limit, iters
 // times GET downloaded_files pages with a net/http client. It reports
 // whether both stores answered every page with the same bytes.
 func measureHTTP(ctx context.Context, c config, stores []namedStore) ([]result, bool, error) {
-	secret := filetrail.NewSecret()
 	bodies := map[string][]byte{}
 	same := true
 	var rows []result
 	for _, st := range stores {
+		secret := filetrail.NewSecret()
 		k := filetrail.Key{ID: "pgbench-" + secret[:16], Name: "pgbench-" + secret[:16], SecretHash: filetrail.HashSecret(secret),
 			Premium: true, CreatedAt: time.Now().Unix()}
 		if err := st.s.CreateKey(ctx, k); err != nil {

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"sync"
@@ -52,7 +53,16 @@ func (f analysisFlags) uploadAnalyzer(a *app) (vtapi.AnalyzeFunc, error) {
 		return nil, err
 	}
 	a.uploadLimit = f.MaxSize
+	// At most one worker per core: uploads wait for a free slot (until
+	// their request ends) rather than fork without bound.
+	slots := make(chan struct{}, max(runtime.GOMAXPROCS(0), 1))
 	return func(ctx context.Context, data []byte) (filetrail.Hashes, json.RawMessage, error) {
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+		case <-ctx.Done():
+			return filetrail.Hashes{}, nil, ctx.Err()
+		}
 		rep, err := r.Analyze(ctx, data)
 		if errors.Is(err, sandbox.ErrTooLarge) {
 			return filetrail.Hashes{}, nil, filetrail.Errorf(filetrail.CodeInvalidArgument, "%v", err)

@@ -1,6 +1,7 @@
 // Package ssdeep computes ssdeep (CTPH, Kornblum) fuzzy hashes.
 //
-// It is github.com/glaslos/ssdeep v0.4.0 (MIT, see LICENSE) with one fix:
+// It is github.com/glaslos/ssdeep v0.4.0 (MIT, see LICENSE) with a faster
+// byte loop (the rolling hash in local variables) and one fix:
 // the final digest dropped a trailing block hash whose value was 0 (base64
 // "A"), because 0 also marked "no tail"; the reference implementation
 // appends it. Tails now carry an explicit presence flag.
@@ -117,25 +118,40 @@ func (rs *rollingState) rollHash(c byte) {
 	rs.h3 ^= uint32(c)
 }
 
-func (state *ssdeepState) processByte(b byte) {
-	for i := state.iStart; i < state.iEnd; i++ {
-		state.blocks[i].blockHash1 = sumHash(b, state.blocks[i].blockHash1)
-		state.blocks[i].blockHash2 = sumHash(b, state.blocks[i].blockHash2)
+// writeFast feeds r to the state: per byte, it updates every active
+// block hash and the rolling hash (held in local variables), and handles a
+// trigger point when the rolling hash hits one.
+func (state *ssdeepState) writeFast(r []byte) {
+	rs := &state.rollingState
+	h1, h2, h3, n := rs.h1, rs.h2, rs.h3, rs.n
+	for _, b := range r {
+		blocks := state.blocks[state.iStart:state.iEnd]
+		for i := range blocks {
+			blk := &blocks[i]
+			blk.blockHash1 = (blk.blockHash1*hashPrime ^ b) % 64
+			blk.blockHash2 = (blk.blockHash2*hashPrime ^ b) % 64
+		}
+		h2 -= h1
+		h2 += rollingWindow * uint32(b)
+		h1 += uint32(b)
+		h1 -= uint32(rs.window[n])
+		rs.window[n] = b
+		n++
+		if n == rollingWindow {
+			n = 0
+		}
+		h3 = h3<<5 ^ uint32(b)
+		rh := h1 + h2 + h3
+		if rh == math.MaxUint32 || ((rh+1)/blockMin)&state.bsizeMask > 0 || (rh+1)%blockMin > 0 {
+			continue
+		}
+		state.trigger(rh)
 	}
+	rs.h1, rs.h2, rs.h3, rs.n = h1, h2, h3, n
+}
 
-	state.rollingState.rollHash(b)
-	rh := state.rollingState.rollSum()
-	if rh == math.MaxUint32 {
-		return
-	}
-	// rh % 2**N > 0 will match all rh % (3 * 2**N) > 0 but can use fast bitmask
-	if ((rh+1)/blockMin)&state.bsizeMask > 0 {
-		return
-	}
-	if (rh+1)%blockMin > 0 {
-		return
-	}
-
+// trigger handles a rolling-hash trigger point.
+func (state *ssdeepState) trigger(rh uint32) {
 	for i := state.iStart; i < state.iEnd; i++ {
 		block := &state.blocks[i]
 		if rh%block.blockSize == (block.blockSize - 1) {
@@ -180,9 +196,7 @@ type Reader interface {
 
 func (state *ssdeepState) Write(r []byte) (n int, err error) {
 	state.totalSize += uint64(len(r))
-	for _, b := range r {
-		state.processByte(b)
-	}
+	state.writeFast(r)
 	return len(r), nil
 }
 
