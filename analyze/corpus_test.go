@@ -18,6 +18,15 @@ import (
 	"time"
 )
 
+// TestMain removes the corpus built for the golden tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if corpusDir != "" {
+		os.RemoveAll(corpusDir)
+	}
+	os.Exit(code)
+}
+
 // inCI reports whether the tests run in CI, where the reference tools are
 // installed and a missing one is a failure, not a skip.
 func inCI() bool { return os.Getenv("CI") == "true" }

@@ -136,11 +136,14 @@ type ReaderOptions struct {
 	SuricataPre41 bool
 }
 
-// DefaultMaxPending is the default bound of ReaderOptions.MaxPending.
-const DefaultMaxPending = 100000
+// DefaultMaxPending is the default bound of ReaderOptions.MaxPending. The
+// partners of a join are logged close to each other (a fileinfo and its
+// http event come from the same transaction), so a small bound loses
+// nothing and keeps memory low.
+const DefaultMaxPending = 10000
 
 // DefaultMaxPendingLines is the default of ReaderOptions.MaxPendingLines.
-const DefaultMaxPendingLines = 100000
+const DefaultMaxPendingLines = 10000
 
 func (o ReaderOptions) maxPendingLines() int64 {
 	if o.MaxPendingLines <= 0 {

@@ -29,7 +29,7 @@ type ingestCmd struct {
 	Follow        string        `help:"Follow this growing log file until interrupted instead of reading file arguments: new lines are ingested as they come, rotation and truncation are followed, and a checkpoint lets a restart resume where it stopped." env:"FILETRAIL_FOLLOW"`
 	Checkpoint    string        `help:"Checkpoint file of --follow (default: the followed file's path with .checkpoint appended)." env:"FILETRAIL_CHECKPOINT"`
 	Poll          time.Duration `help:"How often --follow looks for new lines, rotation and truncation." default:"1s" env:"FILETRAIL_POLL"`
-	JoinWindow    int64         `help:"How many lines a Suricata fileinfo or Zeek files.log row waits for its http event or http.log row before it is ingested without; 0 does not wait (when following a files.log alone, for instance)." default:"100000" env:"FILETRAIL_JOIN_WINDOW"`
+	JoinWindow    int64         `help:"How many lines a Suricata fileinfo or Zeek files.log row waits for its http event or http.log row before it is ingested without; 0 does not wait (when following a files.log alone, for instance)." default:"10000" env:"FILETRAIL_JOIN_WINDOW"`
 	Samples       string        `help:"Directory of captured files named by sha256 (flat, or in Suricata's filestore layout): the sighted files found there are analysed and their attributes stored." env:"FILETRAIL_SAMPLES"`
 	Files         []string      `arg:"" optional:"" name:"file" help:"Input files; - reads standard input; a directory is read as a Zeek log directory (its files, http and ftp logs together)."`
 }

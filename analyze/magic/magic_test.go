@@ -1,0 +1,40 @@
+package magic
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestBytes(t *testing.T) {
+	pe, err := os.ReadFile("../../testdata/binaries/gcc-386-mingw-exec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	elf, err := os.ReadFile("../../testdata/binaries/gcc-amd64-linux-exec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		data         []byte
+		descPrefix   string
+		mime         string
+		descContains string
+	}{
+		{pe, "PE32 executable (console) Intel 80386", "application/vnd.microsoft.portable-executable", ""},
+		// From a descriptor libmagic reports the ELF interpreter.
+		{elf, "ELF 64-bit LSB executable, x86-64", "application/x-executable", "interpreter"},
+		{[]byte("hello, plain words\n"), "ASCII text", "text/plain", ""},
+	} {
+		r, err := Bytes(tc.data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(r.Description, tc.descPrefix) || !strings.Contains(r.Description, tc.descContains) {
+			t.Errorf("description %q, want prefix %q containing %q", r.Description, tc.descPrefix, tc.descContains)
+		}
+		if r.MIME != tc.mime {
+			t.Errorf("MIME %q, want %q", r.MIME, tc.mime)
+		}
+	}
+}
