@@ -36,7 +36,7 @@ func genHash(i int) string {
 func genIP(i int) string { return fmt.Sprintf("198.18.%d.%d", i/250, 1+i%250) }
 
 // newCorpus writes the generated NDJSON (FILETRAIL_CRASH_LINES lines,
-// default 20000: 300 servers, 3000 files, repeated sightings, a few of the
+// default 4000: 300 servers, 800 files, repeated sightings, a few of the
 // real reports' files) and lists the inputs.
 func newCorpus(t *testing.T) corpus {
 	t.Helper()
@@ -46,19 +46,19 @@ func newCorpus(t *testing.T) corpus {
 	}
 	c := corpus{
 		ips:    []string{"108.59.9.32", "74.207.254.18", genIP(0), genIP(7), genIP(150), genIP(299)},
-		hashes: []string{genHash(0), genHash(1234), genHash(2999)},
+		hashes: []string{genHash(0), genHash(400), genHash(799)},
 	}
 	for _, r := range reports {
 		c.hashes = append(c.hashes, strings.TrimSuffix(filepath.Base(r), ".json"))
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	var b bytes.Buffer
-	n := envInt(t, "FILETRAIL_CRASH_LINES", 20000)
+	n := envInt(t, "FILETRAIL_CRASH_LINES", 4000)
 	for i := range n {
-		f := rng.IntN(3000)
+		f := rng.IntN(800)
 		h := genHash(f)
-		if i%500 == 0 {
-			h = c.hashes[3+i/500%4] // a real report's file, seen on a made-up server
+		if i%100 == 0 {
+			h = c.hashes[3+i/100%4] // a real report's file, seen on a made-up server
 		}
 		fmt.Fprintf(&b, `{"ip":%q,"url":"http://%s/d/%d/f%d.bin","sha256":%q,"filename":"f%d.bin","size":%d,"seen_at":%d,"source":"sensor-%d"}`+"\n",
 			genIP(rng.IntN(300)), genIP(rng.IntN(300)), rng.IntN(5), f, h, f, 1000+f, 1600000000+rng.Int64N(1e8), rng.IntN(3))
@@ -142,7 +142,7 @@ func sameSnapshot(t *testing.T, what string, want, got []byte) bool {
 
 // ingestArgs is the ingest command line of the corpus into store.
 func (c corpus) ingestArgs(store string) []string {
-	return append([]string{"ingest", "--store", store, "--batch-size", "200"}, c.files...)
+	return append([]string{"ingest", "--store", store, "--batch-size", "100"}, c.files...)
 }
 
 // killAfter starts cmd and SIGKILLs it after d; it reports whether the
@@ -193,6 +193,24 @@ func TestCrashDuringIngest(t *testing.T) {
 	}
 	if !sameSnapshot(t, "second clean run", want, c.snapshot(t, again)) {
 		t.Fatal("two clean runs differ: the comparison is meaningless")
+	}
+	// and it sees a loss: a store missing the last 1% of the generated
+	// input differs
+	partial := filepath.Join(t.TempDir(), "partial.db")
+	data, err := os.ReadFile(c.generated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	cut := filepath.Join(t.TempDir(), "cut.ndjson")
+	if err := os.WriteFile(cut, bytes.Join(lines[:len(lines)-len(lines)/100-1], nil), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := c.ingestArgs(partial)
+	args[len(args)-1] = cut
+	run(t, args...)
+	if bytes.Equal(want, c.snapshot(t, partial)) {
+		t.Fatal("a store missing 1% of the input gives the same snapshot: the comparison cannot see losses")
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
 	var fig crashFigures
@@ -336,7 +354,7 @@ func TestCrashDuringFollow(t *testing.T) {
 			t.Fatal(err)
 		}
 		follow := func() *exec.Cmd {
-			cmd := command(t.Context(), "ingest", "--store", store, "--format", "sightings", "--follow", log, "--poll", "50ms", "--batch-size", "200")
+			cmd := command(t.Context(), "ingest", "--store", store, "--format", "sightings", "--follow", log, "--poll", "50ms", "--batch-size", "100")
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
@@ -399,4 +417,3 @@ func waitCheckpoint(path string, offset int64, timeout time.Duration) bool {
 	}
 	return false
 }
-

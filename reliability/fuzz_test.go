@@ -3,8 +3,8 @@ package reliability
 import (
 	"bytes"
 	"compress/gzip"
-	"errors"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
