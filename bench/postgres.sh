@@ -230,7 +230,10 @@ count sightings only. \`Apply\` merges: it reads the existing rows,
 re-merges file documents and edge contexts, links hashes, and keeps the
 counts. The plain COPY writes the rows that \`Apply\` left in the tables,
 as they are, with no merging: it is the floor under any way of loading the
-same final state, not an alternative ingest path.
+same final state, not an alternative ingest path. Each way runs once (one
+pass, no repetitions) on a machine under the load above, so the rates
+carry run-to-run noise of tens of percent; the ratios within the run are
+the robust part.
 
 ## Pages
 

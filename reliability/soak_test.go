@@ -120,7 +120,7 @@ func TestSoak(t *testing.T) {
 			continue
 		}
 		pct := func(p float64) time.Duration { return l[min(len(l)-1, int(p*float64(len(l))))] }
-		t.Logf("%s: %d requests in %v, %d errors; latency p50 %v p90 %v p99 %v max %v", kind, len(l), d, len(lat["errors"]),
+		t.Logf("%s: %d requests in %v (%d failed requests of any kind); latency p50 %v p90 %v p99 %v max %v", kind, len(l), d, len(lat["errors"]),
 			pct(.50).Round(time.Microsecond), pct(.90).Round(time.Microsecond), pct(.99).Round(time.Microsecond), l[len(l)-1].Round(time.Microsecond))
 	}
 	third := len(samples) / 3

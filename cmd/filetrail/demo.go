@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,23 +18,34 @@ import (
 	"github.com/filetrail/filetrail/ingest"
 )
 
-// Demo data, relative to --data: real VT file reports and sightings derived
-// from real sensor logs (see testdata/SOURCES.md).
+// Demo data, relative to --data: real sensor logs and real VT file reports
+// (see testdata/SOURCES.md), read by the same readers as `filetrail ingest`.
+const demoReports = "vt-file-objects"
+
+// demoZeekLogs are the logs of one Zeek sensor, read together so that
+// files.log rows join their http.log rows (conn.log rows are ignored).
+var demoZeekLogs = []string{"zeek/zat-tsv-2013/files.log", "zeek/zat-tsv-2013/http.log", "zeek/zat-tsv-2013/conn.log"}
+
+// demoSuricataLogs are the real Suricata EVE logs; the hand-written EVE
+// fixture (made-up addresses and hashes, a deliberately bad line) is not
+// demo data.
+var demoSuricataLogs = []string{"suricata/ctu13-eve-excerpt.json", "suricata/slips-honeypot-2021-fileinfo-http-subset.json"}
+
+// Examples the demo prints. The demo test checks that they answer.
 const (
-	demoSightings = "demo/sightings.ndjson"
-	demoReports   = "vt-file-objects"
-	// Examples the demo prints: an IP of the sample sightings, and one of
-	// the sample reports.
-	demoIP   = "108.59.9.32"
+	// demoIP is the exploit-kit server of the Zeek capture.
+	demoIP = "108.59.9.32"
+	// demoFile is one of the sample VT reports.
 	demoFile = "417c06700c3e899f0554654102fa064385bf1d3ecec32471ac488096d81bf38c"
-	// demoMD5 is a file known only by md5 and sha1 (a Zeek sighting).
+	// demoMD5 is a file known only by md5 and sha1 (a Zeek files.log row
+	// of demoIP).
 	demoMD5 = "f41826e027bdc0d357a60a56dcdf50c8"
 )
 
 type demoCmd struct {
 	Addr            string        `help:"Address to listen on (HOST:PORT)." default:"127.0.0.1:8080" env:"FILETRAIL_ADDR"`
 	Store           string        `help:"SQLite file for the demo; it is DELETED and recreated on every run." default:"filetrail-demo.db" env:"FILETRAIL_DEMO_STORE"`
-	Data            string        `help:"Directory holding the sample data (demo/sightings.ndjson, vt-file-objects/)." default:"testdata" env:"FILETRAIL_DEMO_DATA"`
+	Data            string        `help:"Directory holding the sample data (zeek/zat-tsv-2013/, suricata/, vt-file-objects/)." default:"testdata" env:"FILETRAIL_DEMO_DATA"`
 	PublicURL       string        `help:"Scheme and host clients reach the server at; default: http:// and the listening address." env:"FILETRAIL_PUBLIC_URL"`
 	ShutdownTimeout time.Duration `help:"How long a shutdown waits for in-flight requests." default:"30s" env:"FILETRAIL_SHUTDOWN_TIMEOUT"`
 }
@@ -80,7 +93,8 @@ func (c *demoCmd) Run(a *app) error {
 	if err := demoText.Execute(a.stdout, map[string]any{
 		"Base": base, "Store": path, "Premium": premium, "Public": public,
 		"IP": demoIP, "File": demoFile, "MD5": demoMD5,
-		"Files": sum.FileFacts, "Sightings": sum.Sightings, "Edges": sum.NewEdges,
+		"Sightings": sum.Sightings, "Skipped": sum.Skipped, "SkippedWhy": skipReasons(sum),
+		"Edges": sum.NewEdges, "Files": sum.NewFiles, "Reports": sum.FileFacts,
 	}); err != nil {
 		ln.Close()
 		return err
@@ -88,36 +102,63 @@ func (c *demoCmd) Run(a *app) error {
 	return serveHTTP(a, ln, st, c.PublicURL, c.ShutdownTimeout)
 }
 
-// demoInputs lists the demo's input files under dir: the derived sightings
-// and every report named by its sha256.
-func demoInputs(dir string) ([]string, error) {
-	inputs := []string{filepath.Join(dir, demoSightings)}
-	reports, err := filepath.Glob(filepath.Join(dir, demoReports, "*.json"))
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range reports {
-		if filetrail.HashKindOf(strings.TrimSuffix(filepath.Base(r), ".json")) == filetrail.HashSHA256 {
-			inputs = append(inputs, r)
-		}
-	}
-	for _, in := range inputs {
-		if _, err := os.Stat(in); err != nil {
-			return nil, fmt.Errorf("demo data not found (run the demo from the repository root, or point --data at its testdata directory): %w", err)
-		}
-	}
-	if len(inputs) == 1 {
-		return nil, fmt.Errorf("no VT reports in %s", filepath.Join(dir, demoReports))
-	}
-	slices.Sort(inputs[1:])
-	return inputs, nil
+// demoData is the demo's input files: the Zeek logs, read together, and
+// the other inputs (Suricata logs, VT reports), each read by itself.
+type demoData struct {
+	zeek, others []string
 }
 
-// loadDemoData ingests the demo inputs. The bundled data has no bad
-// record, so any reject is an error.
-func loadDemoData(a *app, st store, inputs []string) (ingest.Summary, error) {
+// demoInputs lists the demo's input files under dir: the sample sensor
+// logs and every VT report named by its sha256.
+func demoInputs(dir string) (demoData, error) {
+	var d demoData
+	for _, name := range demoZeekLogs {
+		d.zeek = append(d.zeek, filepath.Join(dir, name))
+	}
+	for _, name := range demoSuricataLogs {
+		d.others = append(d.others, filepath.Join(dir, name))
+	}
+	for _, in := range append(slices.Clone(d.zeek), d.others...) {
+		if _, err := os.Stat(in); err != nil {
+			return demoData{}, fmt.Errorf("demo data not found (run the demo from the repository root, or point --data at its testdata directory): %w", err)
+		}
+	}
+	reports, err := filepath.Glob(filepath.Join(dir, demoReports, "*.json"))
+	if err != nil {
+		return demoData{}, err
+	}
+	n := 0
+	for _, r := range reports { // Glob sorts them
+		if filetrail.HashKindOf(strings.TrimSuffix(filepath.Base(r), ".json")) == filetrail.HashSHA256 {
+			d.others = append(d.others, r)
+			n++
+		}
+	}
+	if n == 0 {
+		return demoData{}, fmt.Errorf("no VT reports in %s", filepath.Join(dir, demoReports))
+	}
+	return d, nil
+}
+
+// loadDemoData ingests the demo inputs with the readers of their formats.
+// Skipped records (uploads, error answers, partial files: not downloads)
+// are expected; the bundled data has no bad record, so any reject is an
+// error.
+func loadDemoData(a *app, st store, d demoData) (ingest.Summary, error) {
 	w := ingest.NewWriter(st, ingest.WriterOptions{})
-	for _, name := range inputs {
+	var zeek []ingest.Input
+	for _, name := range d.zeek {
+		f, err := os.Open(name)
+		if err != nil {
+			return ingest.Summary{}, err
+		}
+		defer f.Close()
+		zeek = append(zeek, ingest.Input{Name: name, R: f})
+	}
+	if err := ingest.RunZeek(a.ctx, w, zeek, ingest.ReaderOptions{}); err != nil {
+		return ingest.Summary{}, err
+	}
+	for _, name := range d.others {
 		f, err := os.Open(name)
 		if err != nil {
 			return ingest.Summary{}, err
@@ -136,8 +177,22 @@ func loadDemoData(a *app, st store, inputs []string) (ingest.Summary, error) {
 		_ = sum.WriteText(a.stderr)
 		return sum, fmt.Errorf("the demo data has %d bad records", sum.Rejected)
 	}
-	a.log.Info("demo data loaded", "sightings", sum.Sightings, "file_facts", sum.FileFacts, "edges", sum.NewEdges, "files", sum.NewFiles)
+	a.log.Info("demo data loaded", "sightings", sum.Sightings, "skipped", sum.Skipped, "file_facts", sum.FileFacts, "edges", sum.NewEdges, "files", sum.NewFiles)
 	return sum, nil
+}
+
+// skipReasons lists sum's skipped records by reason, most frequent first
+// ("8 partial file, 7 error response"), or "" when none was skipped.
+func skipReasons(sum ingest.Summary) string {
+	reasons := slices.Collect(maps.Keys(sum.SkippedByReason))
+	slices.SortFunc(reasons, func(a, b string) int {
+		return cmp.Or(cmp.Compare(sum.SkippedByReason[b], sum.SkippedByReason[a]), cmp.Compare(a, b))
+	})
+	parts := make([]string, len(reasons))
+	for i, r := range reasons {
+		parts[i] = fmt.Sprintf("%d %s", sum.SkippedByReason[r], r)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // reachableAddr is addr as a client on this machine can dial it: an
@@ -156,7 +211,11 @@ func reachableAddr(addr net.Addr) string {
 var demoText = template.Must(template.New("demo").Parse(`filetrail demo
 ==============
 
-Loaded {{.Sightings}} sightings ({{.Edges}} IP-file edges) and {{.Files}} VirusTotal file reports into {{.Store}}.
+Loaded into {{.Store}}: {{.Sightings}} download sightings from real Zeek and
+Suricata logs and {{.Reports}} VirusTotal file reports, {{.Edges}} IP-file edges over {{.Files}} files.
+{{- if .Skipped}}
+Skipped {{.Skipped}} logged file transfers that are not downloads from a server
+({{.SkippedWhy}}).{{end}}
 
 API keys (new on every run):
   premium (downloaded_files, itw_ips; no quota): {{.Premium}}

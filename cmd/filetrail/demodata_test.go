@@ -29,7 +29,7 @@ type demoSighting struct {
 
 func readDemoSightings(t *testing.T) []demoSighting {
 	t.Helper()
-	f, err := os.Open("../../testdata/" + demoSightings)
+	f, err := os.Open("../../testdata/demo/sightings.ndjson")
 	if err != nil {
 		t.Fatal(err)
 	}
