@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -49,36 +48,6 @@ func readDemoSightings(t *testing.T) []demoSighting {
 		t.Fatal(err)
 	}
 	return out
-}
-
-// readZeek reads a Zeek TSV log into rows keyed by its #fields names.
-func readZeek(t *testing.T, path string) []map[string]string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fields []string
-	var rows []map[string]string
-	for _, line := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
-		if rest, ok := strings.CutPrefix(line, "#fields\t"); ok {
-			fields = strings.Split(rest, "\t")
-			continue
-		}
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		vals := strings.Split(line, "\t")
-		if len(vals) != len(fields) {
-			t.Fatalf("%s: %d values for %d fields", path, len(vals), len(fields))
-		}
-		row := map[string]string{}
-		for i, f := range fields {
-			row[f] = vals[i]
-		}
-		rows = append(rows, row)
-	}
-	return rows
 }
 
 // TestDemoSightingsMatchLogs checks that every demo sighting is copied
@@ -172,5 +141,3 @@ func TestDemoSightingsMatchLogs(t *testing.T) {
 		t.Errorf("%d Zeek files in the demo, want the 7 from 108.59.9.32", len(zeekFuids))
 	}
 }
-
-func netipMust(s string) netip.Addr { return netip.MustParseAddr(s) }

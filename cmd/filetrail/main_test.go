@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -212,15 +213,19 @@ func TestIngestExitCodes(t *testing.T) {
 	db := filepath.Join(dir, "ingest.db")
 	report := "../../testdata/vt-file-objects/417c06700c3e899f0554654102fa064385bf1d3ecec32471ac488096d81bf38c.json"
 
-	code, _, errOut := runCLI(t, "", "ingest", "--store", db, "../../testdata/demo/sightings.ndjson", report)
+	clean := writeFile(t, dir, "clean.ndjson", `{"ip": "192.0.2.9", "url": "http://192.0.2.9/a", "md5": "`+strings.Repeat("4", 32)+`", "seen_at": 1700000000}
+{"ip": "192.0.2.9", "sha1": "`+strings.Repeat("5", 40)+`", "seen_at": "2023-11-14T22:13:21Z"}
+{"ip": "2001:db8::9", "sha256": "`+strings.Repeat("6", 64)+`", "size": 10, "seen_at": 1700000001}
+`)
+	code, _, errOut := runCLI(t, "", "ingest", "--store", db, clean, report)
 	if code != exitOK {
 		t.Fatalf("clean ingest: %d\n%s", code, errOut)
 	}
-	if !strings.Contains(errOut, "8 sightings (0 without server IP) and 1 file facts accepted, 0 rejected") {
+	if !strings.Contains(errOut, "3 sightings (0 without server IP) and 1 file facts accepted, 0 rejected") {
 		t.Errorf("summary:\n%s", errOut)
 	}
 	// Not a terminal: a plain line per input instead of a progress bar.
-	if !strings.Contains(errOut, "../../testdata/demo/sightings.ndjson: 8 records read, 0 rejected\n") || !strings.Contains(errOut, report+": 1 records read, 0 rejected\n") {
+	if !strings.Contains(errOut, clean+": 3 records read, 0 rejected\n") || !strings.Contains(errOut, report+": 1 records read, 0 rejected\n") {
 		t.Errorf("no per-input lines:\n%s", errOut)
 	}
 
@@ -457,14 +462,22 @@ func TestDemo(t *testing.T) {
 	s2.stop(t)
 }
 
-// demoFilesOf returns the ids the demo's sightings give the files served by
-// ip: sha256 when the sighting has one, else sha1, else md5.
+// demoFilesOf returns the ids of the files the sample Zeek logs show ip
+// sending, found by a plain scan of files.log and http.log: the rows whose
+// tx_hosts is ip, complete (no missing bytes), answered 2xx by the joined
+// http.log row. Those files have no sha256: their id is the sha1.
 func demoFilesOf(t *testing.T, ip string) []string {
 	t.Helper()
+	status := map[string]string{} // fuid -> http status_code
+	for _, row := range readZeek(t, "../../testdata/zeek/zat-tsv-2013/http.log") {
+		for _, fuid := range strings.Split(row["resp_fuids"], ",") {
+			status[fuid] = row["status_code"]
+		}
+	}
 	set := map[string]bool{}
-	for _, s := range readDemoSightings(t) {
-		if s.IP == ip {
-			set[cmpOr(s.SHA256, s.SHA1, s.MD5)] = true
+	for _, row := range readZeek(t, "../../testdata/zeek/zat-tsv-2013/files.log") {
+		if row["tx_hosts"] == ip && row["missing_bytes"] == "0" && strings.HasPrefix(status[row["fuid"]], "2") {
+			set[cmpOr(row["sha1"], row["md5"])] = true
 		}
 	}
 	var ids []string
@@ -474,6 +487,38 @@ func demoFilesOf(t *testing.T, ip string) []string {
 	slices.Sort(ids)
 	return ids
 }
+
+// readZeek reads a Zeek TSV log into rows keyed by its #fields names.
+func readZeek(t *testing.T, path string) []map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fields []string
+	var rows []map[string]string
+	for _, line := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		if rest, ok := strings.CutPrefix(line, "#fields\t"); ok {
+			fields = strings.Split(rest, "\t")
+			continue
+		}
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		vals := strings.Split(line, "\t")
+		if len(vals) != len(fields) {
+			t.Fatalf("%s: %d values for %d fields", path, len(vals), len(fields))
+		}
+		row := map[string]string{}
+		for i, f := range fields {
+			row[f] = vals[i]
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+func netipMust(s string) netip.Addr { return netip.MustParseAddr(s) }
 
 func cmpOr(vals ...string) string {
 	for _, v := range vals {
