@@ -211,8 +211,8 @@ func reachableAddr(addr net.Addr) string {
 var demoText = template.Must(template.New("demo").Parse(`filetrail demo
 ==============
 
-Loaded into {{.Store}}: {{.Sightings}} download sightings from real Zeek and
-Suricata logs and {{.Reports}} VirusTotal file reports, {{.Edges}} IP-file edges over {{.Files}} files.
+Loaded real Zeek and Suricata logs and {{.Reports}} VirusTotal file reports into
+{{.Store}}: {{.Sightings}} download sightings, {{.Edges}} IP-file edges, {{.Files}} files.
 {{- if .Skipped}}
 Skipped {{.Skipped}} logged file transfers that are not downloads from a server
 ({{.SkippedWhy}}).{{end}}

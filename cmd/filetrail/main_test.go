@@ -408,15 +408,25 @@ func TestDemo(t *testing.T) {
 	out := s.stdout.String()
 	premium := regexp.MustCompile(`(?m)^  PREMIUM=([0-9a-f]{64})$`).FindStringSubmatch(out)
 	public := regexp.MustCompile(`(?m)^  PUBLIC=([0-9a-f]{64})$`).FindStringSubmatch(out)
-	if premium == nil || public == nil || !strings.Contains(out, "vt.SetHost(\""+base+"\")") || !strings.Contains(out, base+"/api/v3/ip_addresses/108.59.9.32/downloaded_files") {
+	if premium == nil || public == nil || !strings.Contains(out, "vt.SetHost(\""+base+"\")") || !strings.Contains(out, base+"/api/v3/ip_addresses/"+demoIP+"/downloaded_files") {
 		t.Fatalf("demo output lacks keys or examples:\n%s", out)
+	}
+	// The summary names what was loaded and what was skipped: the sample
+	// logs hold uploads and error answers, which are not downloads.
+	reports, err := filepath.Glob("../../testdata/vt-file-objects/[0-9a-f]*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded := regexp.MustCompile(`: [1-9][0-9]* download sightings, [1-9][0-9]* IP-file edges, [1-9][0-9]* files\.\nSkipped [1-9][0-9]* logged file transfers that are not downloads from a server\n\(([0-9]+ [a-z ]+(, )?)+\)\.\n`)
+	if !loaded.MatchString(out) || !strings.Contains(out, fmt.Sprintf("Loaded real Zeek and Suricata logs and %d VirusTotal file reports into", len(reports))) {
+		t.Errorf("demo summary:\n%s", out)
 	}
 
 	// The printed Go example, run: vt-go lists the files the sample logs
-	// show 108.59.9.32 served.
+	// show demoIP served.
 	vt.SetHost(base)
 	client := vt.NewClient(premium[1])
-	it, err := client.Iterator(vt.URL("ip_addresses/%s/downloaded_files", "108.59.9.32"), vt.IteratorBatchSize(2)) // several pages
+	it, err := client.Iterator(vt.URL("ip_addresses/%s/downloaded_files", demoIP), vt.IteratorBatchSize(2)) // several pages
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -432,8 +442,8 @@ func TestDemo(t *testing.T) {
 	}
 	it.Close()
 	slices.Sort(got)
-	if want := demoFilesOf(t, "108.59.9.32"); !slices.Equal(got, want) {
-		t.Errorf("downloaded_files of 108.59.9.32: %v, want %v", got, want)
+	if want := demoFilesOf(t, demoIP); len(want) == 0 || !slices.Equal(got, want) {
+		t.Errorf("downloaded_files of %s: %v, want %v", demoIP, got, want)
 	}
 
 	// The file lookup example works with the public-tier key; the premium
@@ -446,11 +456,19 @@ func TestDemo(t *testing.T) {
 	if sha, _ := obj.GetString("sha256"); obj.Type() != "file" || sha != demoFile {
 		t.Errorf("file object %s %s", obj.Type(), sha)
 	}
-	if code, _ := get(t, base+"/api/v3/ip_addresses/108.59.9.32/downloaded_files", public[1]); code != http.StatusForbidden {
+	if code, _ := get(t, base+"/api/v3/ip_addresses/"+demoIP+"/downloaded_files", public[1]); code != http.StatusForbidden {
 		t.Errorf("public key on a premium relationship: %d", code)
 	}
-	if code, _ := get(t, base+"/api/v3/files/"+demoMD5+"/itw_ips", premium[1]); code != http.StatusOK {
-		t.Errorf("itw_ips example: %d", code)
+	// The md5 example names one of those files, served by the demo IP.
+	md5File, err := client.GetObject(vt.URL("files/%s", demoMD5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md5, _ := md5File.GetString("md5"); md5 != demoMD5 || !slices.Contains(got, md5File.ID()) {
+		t.Errorf("file %s: id %s, md5 %q; not among the files of %s", demoMD5, md5File.ID(), md5, demoIP)
+	}
+	if code, body := get(t, base+"/api/v3/files/"+demoMD5+"/itw_ips", premium[1]); code != http.StatusOK || !strings.Contains(string(body), `"id":"`+demoIP+`"`) {
+		t.Errorf("itw_ips example: %d %s", code, body)
 	}
 	s.stop(t)
 
