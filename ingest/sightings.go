@@ -45,37 +45,17 @@ type sightingLine struct {
 }
 
 func (sr sightingsReader) Read(ctx context.Context, r io.Reader, sink Sink) error {
-	lr := newLineReader(r, sr.opts.maxLine(), max(sr.opts.FirstLine, 1))
-	for {
-		line, num, tooLong, err := lr.next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if tooLong {
-			sink.Reject(newReject(num, ReasonLineTooLong, fmt.Sprintf("line longer than %d bytes", lr.max), line))
-			continue
-		}
-		if isBlank(line) {
-			continue
-		}
+	return eachLine(ctx, r, sr.opts, sink, func(line []byte, num int64) error {
 		s, rej := sr.parse(line)
 		if rej != nil {
 			rej.Line = num
 			rej.Text = rejectText(line)
 			rej.Raw = line
 			sink.Reject(*rej)
-			continue
+			return nil
 		}
-		if err := sink.Record(ctx, Record{Sighting: &s, Line: num, Raw: line}); err != nil {
-			return err
-		}
-	}
+		return sink.Record(ctx, Record{Sighting: &s, Line: num, Raw: line})
+	})
 }
 
 // parse decodes one non-blank line. The returned reject has only its
