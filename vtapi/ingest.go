@@ -44,23 +44,12 @@ func (s *server) ingestHandler(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, filetrail.Errorf(filetrail.CodeNotFound, "Path %q not found", ingestPath))
 		return
 	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		s.fail(w, r, filetrail.Errorf(filetrail.CodeBadRequest, "Method %s is not allowed here: use POST", truncate(r.Method, 20)))
+	r, key, cancel, ok := s.beginAdminPost(w, r, s.ingestTimeout)
+	if !ok {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.ingestTimeout)
 	defer cancel()
-	r = r.WithContext(ctx)
-	key, err := s.authenticate(ctx, r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if !key.Admin {
-		s.fail(w, r, filetrail.Errorf(filetrail.CodeForbidden, msgForbidden))
-		return
-	}
+	ctx := r.Context()
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		s.fail(w, r, filetrail.Errorf(filetrail.CodeBadRequest, "Malformed query string: %v", err))
@@ -95,4 +84,28 @@ func (s *server) ingestHandler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, r, http.StatusOK, b)
+}
+
+// beginAdminPost checks that r is a POST by a valid admin key (400 for
+// another method, 401 without a valid key, 403 for a non-admin one) and
+// returns r with a deadline of timeout, the key, and the deadline's cancel,
+// which the caller must call. When ok is false the client has been answered.
+func (s *server) beginAdminPost(w http.ResponseWriter, r *http.Request, timeout time.Duration) (_ *http.Request, key filetrail.Key, cancel context.CancelFunc, ok bool) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		s.fail(w, r, filetrail.Errorf(filetrail.CodeBadRequest, "Method %s is not allowed here: use POST", truncate(r.Method, 20)))
+		return r, key, nil, false
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
+	r = r.WithContext(ctx)
+	key, err := s.authenticate(ctx, r)
+	if err == nil && !key.Admin {
+		err = filetrail.Errorf(filetrail.CodeForbidden, msgForbidden)
+	}
+	if err != nil {
+		cancel()
+		s.fail(w, r, err)
+		return r, key, nil, false
+	}
+	return r, key, cancel, true
 }

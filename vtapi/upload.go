@@ -156,24 +156,13 @@ func (s *server) postFile(viaURL bool) http.HandlerFunc {
 			s.noUploads(w, r)
 			return
 		}
-		if r.Method != http.MethodPost {
-			w.Header().Set("Allow", "POST")
-			s.fail(w, r, filetrail.Errorf(filetrail.CodeBadRequest, "Method %s is not allowed here: use POST", truncate(r.Method, 20)))
-			return
-		}
 		u := s.uploads
-		ctx, cancel := context.WithTimeout(r.Context(), u.timeout)
+		r, key, cancel, ok := s.beginAdminPost(w, r, u.timeout)
+		if !ok {
+			return
+		}
 		defer cancel()
-		r = r.WithContext(ctx)
-		key, err := s.authenticate(ctx, r)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		if !key.Admin {
-			s.fail(w, r, filetrail.Errorf(filetrail.CodeForbidden, msgForbidden))
-			return
-		}
+		ctx := r.Context()
 		limit := u.maxSmall
 		if viaURL {
 			if !u.useToken(r.PathValue("token"), s.now()) {
