@@ -158,29 +158,13 @@ func exifVersionFields(vi *VersionInfo) Attributes {
 		} else {
 			a["FileFlags"] = strings.Join(flags, ", ")
 		}
-		if s, ok := exifFileOS[f.FileOS]; ok {
-			a["FileOS"] = s
-		} else {
-			a["FileOS"] = fmt.Sprintf("Unknown (0x%x)", f.FileOS)
-		}
-		if s, ok := exifObjectTypes[f.FileType]; ok {
-			a["ObjectFileType"] = s
-		} else {
-			a["ObjectFileType"] = fmt.Sprintf("Unknown (%d)", f.FileType)
-		}
+		a["FileOS"] = exifName(exifFileOS, f.FileOS, "Unknown (0x%x)")
+		a["ObjectFileType"] = exifName(exifObjectTypes, f.FileType, "Unknown (%d)")
 		a["FileSubtype"] = fmt.Sprint(f.FileSubtype)
 	}
 	if vi.HasLang {
-		if s, ok := exifLanguages[vi.LangID]; ok {
-			a["LanguageCode"] = s
-		} else {
-			a["LanguageCode"] = fmt.Sprintf("%04X", vi.LangID)
-		}
-		if s, ok := exifCharsets[vi.CodePage]; ok {
-			a["CharacterSet"] = s
-		} else {
-			a["CharacterSet"] = fmt.Sprintf("%04X", vi.CodePage)
-		}
+		a["LanguageCode"] = exifName(exifLanguages, vi.LangID, "%04X")
+		a["CharacterSet"] = exifName(exifCharsets, vi.CodePage, "%04X")
 	}
 	for _, s := range vi.Strings {
 		if s.Key != "" && isExifName(s.Key) {
@@ -206,4 +190,14 @@ func isExifName(k string) bool {
 		}
 	}
 	return true
+}
+
+// exifName returns the name names gives code, else code printed with
+// unknown (a fmt format taking the code as its only operand), as ExifTool
+// prints a value its table does not know.
+func exifName[K comparable](names map[K]string, code K, unknown string) string {
+	if s, ok := names[code]; ok {
+		return s
+	}
+	return fmt.Sprintf(unknown, code)
 }

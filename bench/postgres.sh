@@ -232,8 +232,9 @@ counts. The plain COPY writes the rows that \`Apply\` left in the tables,
 as they are, with no merging: it is the floor under any way of loading the
 same final state, not an alternative ingest path. Each way runs once (one
 pass, no repetitions) on a machine under the load above, so the rates
-carry run-to-run noise of tens of percent; the ratios within the run are
-the robust part.
+are noisy: on this shared machine, runs of this script half an hour apart
+have differed by up to 2× in the \`Apply\` rates. Compare figures within
+one run, not across runs.
 
 ## Pages
 

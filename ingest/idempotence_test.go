@@ -1,9 +1,7 @@
 package ingest_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -95,31 +93,30 @@ func TestIngestTwiceChangesNothing(t *testing.T) {
 	}
 	defer st.Close()
 
-	inputs := []string{"../testdata/demo/sightings.ndjson"}
+	// The real Zeek files.log, read alone: each complete download is a
+	// sighting of its tx_hosts (without URL: no http.log joins it).
+	inputs := []string{"../testdata/zeek/zat-tsv-2013/files.log"}
 	var hashes []string
 	for _, r := range loadReports(t) {
 		inputs = append(inputs, "../testdata/vt-file-objects/"+r.name)
 		hashes = append(hashes, r.sha256, r.sha1, r.md5)
 	}
 	ipSet := map[netip.Addr]bool{}
-	f, err := os.Open(inputs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var s struct{ IP, SHA256, SHA1, MD5 string }
-		if err := json.Unmarshal(sc.Bytes(), &s); err != nil {
-			t.Fatal(err)
+	for _, row := range tsvRows(t, inputs[0]) {
+		if row["is_orig"] == "T" || row["missing_bytes"] != "0" || (row["total_bytes"] != "-" && row["total_bytes"] != row["seen_bytes"]) {
+			continue // an upload or a partial file: skipped
 		}
-		ipSet[netip.MustParseAddr(s.IP)] = true
-		for _, h := range []string{s.SHA256, s.SHA1, s.MD5} {
-			if h != "" && !slices.Contains(hashes, h) {
+		for _, ip := range strings.Split(row["tx_hosts"], ",") {
+			if a, err := netip.ParseAddr(ip); err == nil {
+				ipSet[a] = true
+			}
+		}
+		for _, h := range []string{row["sha1"], row["md5"]} {
+			if h != "-" && !slices.Contains(hashes, h) {
 				hashes = append(hashes, h)
 			}
 		}
 	}
-	f.Close()
 	var ips []netip.Addr
 	for ip := range ipSet {
 		ips = append(ips, ip)

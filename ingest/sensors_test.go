@@ -1,13 +1,11 @@
 package ingest_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -15,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -286,8 +285,8 @@ func TestZeekModernJSON(t *testing.T) {
 }
 
 // TestZeekLegacyTogether reads the real 2013 files.log with its http.log:
-// the downloads from 108.59.9.32 must be exactly the demo's hand-checked
-// sightings (testdata/demo/sightings.ndjson lines 2-8), URL included.
+// the downloads from 108.59.9.32 must be exactly its 7 files.log rows,
+// each with the URL of the http.log row that carries its fuid.
 func TestZeekLegacyTogether(t *testing.T) {
 	var ins []ingest.Input
 	for _, name := range []string{"files.log", "http.log"} { // files first: rows wait for the join
@@ -314,22 +313,25 @@ func TestZeekLegacyTogether(t *testing.T) {
 			}
 		}
 	}
-	demo, err := os.Open("../testdata/demo/sightings.ndjson")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer demo.Close()
-	var want []string
-	sc := bufio.NewScanner(demo)
-	for sc.Scan() {
-		var d struct {
-			IP, URL, MD5, SHA1 string
-			SeenAt             float64 `json:"seen_at"`
+	// want: a plain scan of the two logs, each files.log row of the server
+	// joined to the http.log row whose resp_fuids holds its fuid.
+	httpByFuid := map[string]map[string]string{}
+	for _, row := range tsvRows(t, "../testdata/zeek/zat-tsv-2013/http.log") {
+		for _, fuid := range strings.Split(row["resp_fuids"], ",") {
+			httpByFuid[fuid] = row
 		}
-		if json.Unmarshal(sc.Bytes(), &d) != nil || d.IP != "108.59.9.32" {
+	}
+	var want []string
+	for _, row := range tsvRows(t, "../testdata/zeek/zat-tsv-2013/files.log") {
+		if row["tx_hosts"] != "108.59.9.32" {
 			continue
 		}
-		want = append(want, fmt.Sprintf("%s %s %s %d", d.URL, d.MD5, d.SHA1, int64(d.SeenAt)))
+		h := httpByFuid[row["fuid"]]
+		ts, err := strconv.ParseFloat(row["ts"], 64)
+		if h == nil || err != nil {
+			t.Fatalf("files.log row %s: http row %v, ts %v", row["fuid"], h, err)
+		}
+		want = append(want, fmt.Sprintf("%s %s %s %d", "http://"+h["host"]+h["uri"], row["md5"], row["sha1"], int64(ts)))
 	}
 	slices.Sort(got)
 	slices.Sort(want)

@@ -67,7 +67,7 @@ func newCorpus(t *testing.T) corpus {
 	if err := os.WriteFile(c.generated, b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c.files = append([]string{filepath.Join(testdata, "demo", "sightings.ndjson"), filepath.Join(testdata, "suricata", "ctu13-eve-excerpt.json")}, reports...)
+	c.files = append([]string{filepath.Join(testdata, "zeek", "zat-tsv-2013"), filepath.Join(testdata, "suricata", "ctu13-eve-excerpt.json")}, reports...)
 	c.files = append(c.files, c.generated)
 	return c
 }
@@ -174,6 +174,36 @@ func (f crashFigures) log(t *testing.T, what string) {
 		what, f.iterations, f.kills, f.finishedFirst, f.losses)
 }
 
+// crashIterations calls iterate FILETRAIL_CRASH_ITERATIONS times (default
+// 5) with the iteration number, a random source seeded from the clock and
+// stream, and the figures to count kills in; iterate returns the store it
+// left behind, whose snapshot must equal want (a difference is reported and
+// counted as a loss). The figures are logged under what and returned.
+func (c corpus) crashIterations(t *testing.T, stream uint64, what string, want []byte, iterate func(i int, rng *rand.Rand, fig *crashFigures) (store string)) crashFigures {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), stream))
+	var fig crashFigures
+	for i := range envInt(t, "FILETRAIL_CRASH_ITERATIONS", 5) {
+		fig.iterations++
+		store := iterate(i, rng, &fig)
+		if !sameSnapshot(t, fmt.Sprintf("iteration %d", i), want, c.snapshot(t, store)) {
+			fig.losses++
+		}
+	}
+	fig.log(t, what)
+	return fig
+}
+
+// generatedData returns the content of the generated input.
+func (c corpus) generatedData(t *testing.T) []byte {
+	t.Helper()
+	data, err := os.ReadFile(c.generated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
 // TestCrashDuringIngest SIGKILLs `filetrail ingest` at random points (one
 // to three times per iteration), runs the same ingest again to the end,
 // and compares the API output with a clean run's, byte for byte.
@@ -197,11 +227,7 @@ func TestCrashDuringIngest(t *testing.T) {
 	// and it sees a loss: a store missing the last 1% of the generated
 	// input differs
 	partial := filepath.Join(t.TempDir(), "partial.db")
-	data, err := os.ReadFile(c.generated)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := bytes.SplitAfter(data, []byte("\n"))
+	lines := bytes.SplitAfter(c.generatedData(t), []byte("\n"))
 	cut := filepath.Join(t.TempDir(), "cut.ndjson")
 	if err := os.WriteFile(cut, bytes.Join(lines[:len(lines)-len(lines)/100-1], nil), 0o644); err != nil {
 		t.Fatal(err)
@@ -212,10 +238,7 @@ func TestCrashDuringIngest(t *testing.T) {
 	if bytes.Equal(want, c.snapshot(t, partial)) {
 		t.Fatal("a store missing 1% of the input gives the same snapshot: the comparison cannot see losses")
 	}
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
-	var fig crashFigures
-	for i := range envInt(t, "FILETRAIL_CRASH_ITERATIONS", 5) {
-		fig.iterations++
+	fig := c.crashIterations(t, 3, "ingest", want, func(i int, rng *rand.Rand, fig *crashFigures) string {
 		store := filepath.Join(t.TempDir(), fmt.Sprintf("crash-%d.db", i))
 		for range 1 + rng.IntN(3) {
 			d := time.Duration(rng.Int64N(int64(took)*3/4 + 1)) // re-runs are faster than the first
@@ -228,11 +251,8 @@ func TestCrashDuringIngest(t *testing.T) {
 		if _, errOut, err := run(t, c.ingestArgs(store)...); fmt.Sprint(err) != fmt.Sprint(cleanStatus) {
 			t.Fatalf("iteration %d: ingest after the kills: %v, clean run %v\n%s", i, err, cleanStatus, errOut)
 		}
-		if !sameSnapshot(t, fmt.Sprintf("iteration %d", i), want, c.snapshot(t, store)) {
-			fig.losses++
-		}
-	}
-	fig.log(t, "ingest")
+		return store
+	})
 	if fig.kills == 0 {
 		t.Errorf("no kill landed during an ingest run")
 	}
@@ -245,10 +265,7 @@ func TestCrashDuringIngest(t *testing.T) {
 func TestCrashDuringServe(t *testing.T) {
 	t.Parallel()
 	c := newCorpus(t)
-	body, err := os.ReadFile(c.generated)
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := c.generatedData(t)
 	static := c.ingestArgs("")
 	static = static[:len(static)-1] // every input but the generated one
 	prepare := func(store string) string {
@@ -275,10 +292,7 @@ func TestCrashDuringServe(t *testing.T) {
 	run(t, c.ingestArgs(cli)...)
 	sameSnapshot(t, "HTTP ingest vs command ingest", want, c.snapshot(t, cli))
 
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 4))
-	var fig crashFigures
-	for i := range envInt(t, "FILETRAIL_CRASH_ITERATIONS", 5) {
-		fig.iterations++
+	fig := c.crashIterations(t, 4, "serve with HTTP ingestion", want, func(i int, rng *rand.Rand, fig *crashFigures) string {
 		store := filepath.Join(t.TempDir(), fmt.Sprintf("crash-%d.db", i))
 		key := prepare(store)
 		s := startServe(t, store)
@@ -318,11 +332,8 @@ func TestCrashDuringServe(t *testing.T) {
 			t.Fatalf("iteration %d: push after restart: %v %d %s", i, err, r.Status, r.Body)
 		}
 		s.Stop(t)
-		if !sameSnapshot(t, fmt.Sprintf("iteration %d", i), want, c.snapshot(t, store)) {
-			fig.losses++
-		}
-	}
-	fig.log(t, "serve with HTTP ingestion")
+		return store
+	})
 	if fig.kills == 0 {
 		t.Errorf("no kill landed during an HTTP ingestion")
 	}
@@ -335,19 +346,13 @@ func TestCrashDuringServe(t *testing.T) {
 func TestCrashDuringFollow(t *testing.T) {
 	t.Parallel()
 	c := newCorpus(t)
-	data, err := os.ReadFile(c.generated)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := c.generatedData(t)
 	clean := filepath.Join(t.TempDir(), "clean.db")
 	run(t, "ingest", "--store", clean, "--format", "sightings", c.generated)
 	want := c.snapshot(t, clean)
 
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
-	var fig crashFigures
 	lines := bytes.SplitAfter(data, []byte("\n"))
-	for i := range envInt(t, "FILETRAIL_CRASH_ITERATIONS", 5) {
-		fig.iterations++
+	c.crashIterations(t, 5, "ingest --follow", want, func(i int, rng *rand.Rand, fig *crashFigures) string {
 		dir := t.TempDir()
 		store, log := filepath.Join(dir, "follow.db"), filepath.Join(dir, "sensor.ndjson")
 		if err := os.WriteFile(log, nil, 0o644); err != nil {
@@ -380,11 +385,8 @@ func TestCrashDuringFollow(t *testing.T) {
 		}
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
-		if !sameSnapshot(t, fmt.Sprintf("iteration %d", i), want, c.snapshot(t, store)) {
-			fig.losses++
-		}
-	}
-	fig.log(t, "ingest --follow")
+		return store
+	})
 }
 
 func appendFile(t *testing.T, path string, b []byte) {

@@ -28,7 +28,7 @@ import (
 const testdata = "../testdata"
 
 // loadedStore is a store with the bundled real evidence ingested: the
-// demo sightings and the VT file reports.
+// real Zeek logs and the VT file reports.
 func loadedStore(t *testing.T) string {
 	t.Helper()
 	store := filepath.Join(t.TempDir(), "ft.db")
@@ -36,7 +36,7 @@ func loadedStore(t *testing.T) string {
 	if err != nil || len(reports) == 0 {
 		t.Fatalf("no VT reports in testdata: %v", err)
 	}
-	mustRun(t, append([]string{"ingest", "--store", store, filepath.Join(testdata, "demo", "sightings.ndjson")}, reports...)...)
+	mustRun(t, append([]string{"ingest", "--store", store, filepath.Join(testdata, "zeek", "zat-tsv-2013")}, reports...)...)
 	return store
 }
 

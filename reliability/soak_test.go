@@ -46,11 +46,7 @@ func TestSoak(t *testing.T) {
 	mustRun(t, c.ingestArgs(store)...)
 	key := createKey(t, store, "soak", "--premium", "--admin")
 	s := startServe(t, store)
-	body, err := os.ReadFile(c.generated)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chunks := bytes.SplitAfter(body, []byte("\n"))
+	chunks := bytes.SplitAfter(c.generatedData(t), []byte("\n"))
 	d := time.Duration(envInt(t, "FILETRAIL_SOAK_SECONDS", 10)) * time.Second
 	end := time.Now().Add(d)
 

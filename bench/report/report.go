@@ -24,6 +24,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/filetrail/filetrail/bench/dataset"
 )
 
 func main() {
@@ -88,30 +90,6 @@ func (r Result) ErrorCount() int64 {
 	return e.Connect + e.Read + e.Write + e.Status + e.Timeout
 }
 
-// Manifest is the part of the seed manifest the report shows.
-type Manifest struct {
-	Fingerprint string `json:"fingerprint"`
-	Params      struct {
-		Seed          uint64  `json:"seed"`
-		BigIPs        int     `json:"big_ips"`
-		BigEdges      int     `json:"big_edges"`
-		SmallIPs      int     `json:"small_ips"`
-		SmallMaxEdges int     `json:"small_max_edges"`
-		SmallZipfS    float64 `json:"small_zipf_s"`
-		Files         int     `json:"files"`
-	} `json:"params"`
-	Complete    bool     `json:"complete"`
-	BigIPs      []string `json:"big_ips"`
-	Files       int      `json:"files"`
-	BigEdges    int      `json:"big_edges_total"`
-	SmallEdges  int      `json:"small_edges_total"`
-	DocBytesMin int      `json:"doc_bytes_min"`
-	DocBytesMax int      `json:"doc_bytes_max"`
-	DocBytesAvg int      `json:"doc_bytes_avg"`
-	Seconds     float64  `json:"seconds"`
-	StoreBytes  int64    `json:"store_bytes"`
-}
-
 // Scenario is one page the servers were asked for.
 type Scenario struct {
 	Name  string // e.g. deep-l40-gz
@@ -158,7 +136,7 @@ type Memory struct {
 // Report is everything PERFORMANCE.md shows.
 type Report struct {
 	Scenarios []Scenario
-	Manifest  Manifest
+	Manifest  dataset.Manifest
 	Info      map[string]string
 	Memory    Memory
 	Command   string

@@ -124,54 +124,20 @@ func datasetFlags(fs *flag.FlagSet) func() (*dataset.Dataset, error) {
 	}
 }
 
-// Manifest describes a seeded store; it is written next to it as
-// PATH.manifest.json.
-type Manifest struct {
-	Fingerprint string         `json:"fingerprint"`
-	Params      dataset.Params `json:"params"`
-	// StoreSchema is the store's schema version when it was seeded (a
-	// newer server migrates it on open).
-	StoreSchema int      `json:"store_schema"`
-	Complete    bool     `json:"complete"`
-	BigIPs      []string `json:"big_ips"`
-	Files       int      `json:"files"`
-	BigEdges    int      `json:"big_edges_total"`
-	SmallEdges  int      `json:"small_edges_total"`
-	DocBytesMin int      `json:"doc_bytes_min"`
-	DocBytesMax int      `json:"doc_bytes_max"`
-	DocBytesAvg int      `json:"doc_bytes_avg"`
-	Seconds     float64  `json:"seconds"`
-	StoreBytes  int64    `json:"store_bytes"`
-	GoVersion   string   `json:"go_version"`
-}
-
-// ManifestPath is where the manifest of the store at path lives.
-func ManifestPath(path string) string { return path + ".manifest.json" }
-
-// ReadManifest reads the manifest of the store at path.
-func ReadManifest(path string) (Manifest, error) {
-	var m Manifest
-	raw, err := os.ReadFile(ManifestPath(path))
-	if err != nil {
-		return m, err
-	}
-	return m, json.Unmarshal(raw, &m)
-}
-
-func writeManifest(path string, m Manifest) error {
+func writeManifest(path string, m dataset.Manifest) error {
 	raw, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := ManifestPath(path) + ".tmp"
+	tmp := dataset.ManifestPath(path) + ".tmp"
 	if err := os.WriteFile(tmp, append(raw, '\n'), 0o644); err != nil {
 		return err
 	}
-	return os.Rename(tmp, ManifestPath(path))
+	return os.Rename(tmp, dataset.ManifestPath(path))
 }
 
 func removeStore(path string) error {
-	for _, p := range []string{path, path + "-wal", path + "-shm", ManifestPath(path)} {
+	for _, p := range []string{path, path + "-wal", path + "-shm", dataset.ManifestPath(path)} {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
@@ -183,7 +149,7 @@ func removeStore(path string) error {
 // dataset is already there.
 func generate(ctx context.Context, d *dataset.Dataset, path string, batch, workers int, force bool, log io.Writer) error {
 	if _, err := os.Stat(path); err == nil {
-		m, merr := ReadManifest(path)
+		m, merr := dataset.ReadManifest(path)
 		switch {
 		case merr == nil && m.Complete && m.Fingerprint == d.Fingerprint():
 			fmt.Fprintf(log, "seed: reusing %s (dataset %s)\n", path, m.Fingerprint)
@@ -196,7 +162,7 @@ func generate(ctx context.Context, d *dataset.Dataset, path string, batch, worke
 	if err := removeStore(path); err != nil {
 		return err
 	}
-	m := Manifest{Fingerprint: d.Fingerprint(), Params: d.P, StoreSchema: sqlite.LatestSchemaVersion(), Files: d.P.Files, GoVersion: runtime.Version()}
+	m := dataset.Manifest{Fingerprint: d.Fingerprint(), Params: d.P, StoreSchema: sqlite.LatestSchemaVersion(), Files: d.P.Files, GoVersion: runtime.Version()}
 	for j := range d.P.BigIPs {
 		m.BigIPs = append(m.BigIPs, dataset.BigIP(j).String())
 	}

@@ -28,7 +28,7 @@ func TestGenSeedsAndReuses(t *testing.T) {
 	if _, log, err := runSeed(t, append([]string{"gen", "-out", path, "-batch", "7"}, tiny...)...); err != nil {
 		t.Fatalf("gen: %v\n%s", err, log)
 	}
-	m, err := ReadManifest(path)
+	m, err := dataset.ReadManifest(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestGenSeedsAndReuses(t *testing.T) {
 	if _, log, err := runSeed(t, append([]string{"gen", "-out", path, "-seed", "2"}, tiny...)...); err != nil || !strings.Contains(log, "rebuilding") {
 		t.Fatalf("gen of another dataset: %v, log %q", err, log)
 	}
-	if m2, _ := ReadManifest(path); m2.Fingerprint == m.Fingerprint || !m2.Complete {
+	if m2, _ := dataset.ReadManifest(path); m2.Fingerprint == m.Fingerprint || !m2.Complete {
 		t.Fatalf("rebuilt manifest %+v", m2)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
 
 	"github.com/jackc/pgx/v5"
@@ -64,16 +65,9 @@ func (s *Store) DownloadedFiles(ctx context.Context, ip netip.Addr, req filetrai
 	if err := checkPage(req, filetrail.CursorFiles); err != nil {
 		return filetrail.FilePage{}, err
 	}
-	for try := 1; ; try++ {
-		page, err := s.downloadedFiles(ctx, key, req, withAttributes)
-		if errors.Is(err, errMoved) && try < readRetries {
-			continue
-		}
-		if errors.Is(err, errMoved) {
-			return filetrail.FilePage{}, filetrail.Errorf(filetrail.CodeTransient, "files are being merged, retry later")
-		}
-		return page, wrap(err, "read downloaded files")
-	}
+	return retryMoved("read downloaded files", "files are being merged, retry later", func() (filetrail.FilePage, error) {
+		return s.downloadedFiles(ctx, key, req, withAttributes)
+	})
 }
 
 func (s *Store) downloadedFiles(ctx context.Context, ip string, req filetrail.PageRequest, withAttributes bool) (filetrail.FilePage, error) {
@@ -85,31 +79,16 @@ func (s *Store) downloadedFiles(ctx context.Context, ip string, req filetrail.Pa
 		}
 		return nil
 	})
-	scan := func(r pgx.Rows) error {
-		var e filetrail.FileEdge
-		var ctxText string
-		_, err := pgx.ForEachRow(r, []any{&e.FileID, &e.FirstSeen, &e.LastSeen, &ctxText}, func() error {
-			e.Context = json.RawMessage(ctxText)
-			page.Items = append(page.Items, e)
-			return nil
-		})
-		return err
-	}
-	if req.After == nil {
-		b.Queue(`SELECT file_id, first_seen, last_seen, context FROM edges WHERE ip = $1
-			ORDER BY first_seen DESC, file_id DESC LIMIT $2`, ip, req.Limit+1).Query(scan)
-	} else {
-		b.Queue(`SELECT file_id, first_seen, last_seen, context FROM edges WHERE ip = $1 AND (first_seen, file_id) < ($2, $3)
-			ORDER BY first_seen DESC, file_id DESC LIMIT $4`, ip, req.After.Time, req.After.ID, req.Limit+1).Query(scan)
-	}
+	queueEdgePage(b, pageOfIP, ip, req, func(id string, e edgeRow) error {
+		page.Items = append(page.Items, filetrail.FileEdge{FileID: id, FirstSeen: e.firstSeen, LastSeen: e.lastSeen, Context: e.context})
+		return nil
+	})
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return filetrail.FilePage{}, err
 	}
-	if len(page.Items) > req.Limit {
-		page.Items = page.Items[:req.Limit]
-		last := page.Items[req.Limit-1]
-		page.Next = &filetrail.Cursor{Kind: filetrail.CursorFiles, Time: last.FirstSeen, ID: last.FileID}
-	}
+	page.Items, page.Next = trimPage(page.Items, req.Limit, func(last filetrail.FileEdge) filetrail.Cursor {
+		return filetrail.Cursor{Kind: filetrail.CursorFiles, Time: last.FirstSeen, ID: last.FileID}
+	})
 	if !withAttributes || len(page.Items) == 0 {
 		return page, nil
 	}
@@ -152,16 +131,9 @@ func (s *Store) resolve(ctx context.Context, hash string) (string, error) {
 
 // File returns a file by any of its hashes.
 func (s *Store) File(ctx context.Context, hash string) (filetrail.File, error) {
-	for try := 1; ; try++ {
-		f, err := s.file(ctx, hash)
-		if errors.Is(err, errMoved) && try < readRetries {
-			continue
-		}
-		if errors.Is(err, errMoved) {
-			return filetrail.File{}, filetrail.Errorf(filetrail.CodeTransient, "file %q is being merged, retry later", hash)
-		}
-		return f, wrap(err, "read file")
-	}
+	return retryMoved("read file", fmt.Sprintf("file %q is being merged, retry later", hash), func() (filetrail.File, error) {
+		return s.file(ctx, hash)
+	})
 }
 
 func (s *Store) file(ctx context.Context, hash string) (filetrail.File, error) {
@@ -185,16 +157,9 @@ func (s *Store) ITWIPs(ctx context.Context, hash string, req filetrail.PageReque
 	if err := checkPage(req, filetrail.CursorIPs); err != nil {
 		return filetrail.IPPage{}, err
 	}
-	for try := 1; ; try++ {
-		page, err := s.itwIPs(ctx, hash, req)
-		if errors.Is(err, errMoved) && try < readRetries {
-			continue
-		}
-		if errors.Is(err, errMoved) {
-			return filetrail.IPPage{}, filetrail.Errorf(filetrail.CodeTransient, "file %q is being merged, retry later", hash)
-		}
-		return page, wrap(err, "read itw ips")
-	}
+	return retryMoved("read itw ips", fmt.Sprintf("file %q is being merged, retry later", hash), func() (filetrail.IPPage, error) {
+		return s.itwIPs(ctx, hash, req)
+	})
 }
 
 func (s *Store) itwIPs(ctx context.Context, hash string, req filetrail.PageRequest) (filetrail.IPPage, error) {
@@ -213,37 +178,92 @@ func (s *Store) itwIPs(ctx context.Context, hash string, req filetrail.PageReque
 		found = err == nil
 		return err
 	})
-	scan := func(r pgx.Rows) error {
-		var e filetrail.IPEdge
-		var ip, ctxText string
-		_, err := pgx.ForEachRow(r, []any{&ip, &e.FirstSeen, &e.LastSeen, &ctxText}, func() error {
-			a, err := netip.ParseAddr(ip)
-			if err != nil {
-				return err
-			}
-			e.IP, e.Context = a, json.RawMessage(ctxText)
-			page.Items = append(page.Items, e)
-			return nil
-		})
-		return err
-	}
-	if req.After == nil {
-		b.Queue(`SELECT ip, first_seen, last_seen, context FROM edges WHERE file_id = $1
-			ORDER BY first_seen DESC, ip DESC LIMIT $2`, id, req.Limit+1).Query(scan)
-	} else {
-		b.Queue(`SELECT ip, first_seen, last_seen, context FROM edges WHERE file_id = $1 AND (first_seen, ip) < ($2, $3)
-			ORDER BY first_seen DESC, ip DESC LIMIT $4`, id, req.After.Time, req.After.ID, req.Limit+1).Query(scan)
-	}
+	queueEdgePage(b, pageOfFile, id, req, func(ip string, e edgeRow) error {
+		a, err := netip.ParseAddr(ip)
+		if err != nil {
+			return err
+		}
+		page.Items = append(page.Items, filetrail.IPEdge{IP: a, FirstSeen: e.firstSeen, LastSeen: e.lastSeen, Context: e.context})
+		return nil
+	})
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return filetrail.IPPage{}, err
 	}
 	if !found {
 		return filetrail.IPPage{}, errMoved
 	}
-	if len(page.Items) > req.Limit {
-		page.Items = page.Items[:req.Limit]
-		last := page.Items[req.Limit-1]
-		page.Next = &filetrail.Cursor{Kind: filetrail.CursorIPs, Time: last.FirstSeen, ID: last.IP.String()}
-	}
+	page.Items, page.Next = trimPage(page.Items, req.Limit, func(last filetrail.IPEdge) filetrail.Cursor {
+		return filetrail.Cursor{Kind: filetrail.CursorIPs, Time: last.FirstSeen, ID: last.IP.String()}
+	})
 	return page, nil
+}
+
+// retryMoved calls read again while it fails with errMoved, at most
+// readRetries calls in all; a read still failing with errMoved then gives a
+// Transient error saying moved, any other error is wrapped with what.
+func retryMoved[T any](what, moved string, read func() (T, error)) (T, error) {
+	for try := 1; ; try++ {
+		v, err := read()
+		if errors.Is(err, errMoved) && try < readRetries {
+			continue
+		}
+		if errors.Is(err, errMoved) {
+			var zero T
+			return zero, filetrail.Errorf(filetrail.CodeTransient, "%s", moved)
+		}
+		return v, wrap(err, what)
+	}
+}
+
+// edgePage names the two keyset-paged lists of edges: the column a page is
+// for, and the column that lists and orders it.
+type edgePage struct{ by, lists string }
+
+var (
+	// pageOfIP lists the files an IP served (index edges_ip_page).
+	pageOfIP = edgePage{by: "ip", lists: "file_id"}
+	// pageOfFile lists the IPs that served a file (index edges_file_page).
+	pageOfFile = edgePage{by: "file_id", lists: "ip"}
+)
+
+// edgeRow is an edge as a page read gives it, but for the listed column.
+type edgeRow struct {
+	firstSeen, lastSeen int64
+	context             json.RawMessage
+}
+
+// queueEdgePage queues on b the read of one page of the edges whose p.by
+// column is key: newest first_seen first, ties by p.lists descending,
+// strictly after req.After when set, at most req.Limit+1 rows (the extra
+// one tells trimPage that a next page exists). add gets each row, in order,
+// with its p.lists value; an error from add ends the read with it.
+func queueEdgePage(b *pgx.Batch, p edgePage, key string, req filetrail.PageRequest, add func(listed string, e edgeRow) error) {
+	scan := func(r pgx.Rows) error {
+		var listed, ctxText string
+		var e edgeRow
+		_, err := pgx.ForEachRow(r, []any{&listed, &e.firstSeen, &e.lastSeen, &ctxText}, func() error {
+			e.context = json.RawMessage(ctxText)
+			return add(listed, e)
+		})
+		return err
+	}
+	sel := `SELECT ` + p.lists + `, first_seen, last_seen, context FROM edges WHERE ` + p.by + ` = $1`
+	order := `ORDER BY first_seen DESC, ` + p.lists + ` DESC`
+	if req.After == nil {
+		b.Queue(sel+` `+order+` LIMIT $2`, key, req.Limit+1).Query(scan)
+	} else {
+		b.Queue(sel+` AND (first_seen, `+p.lists+`) < ($2, $3) `+order+` LIMIT $4`, key, req.After.Time, req.After.ID, req.Limit+1).Query(scan)
+	}
+}
+
+// trimPage cuts items, read with one row beyond limit, to limit and returns
+// them with the cursor after the last one kept (made by next), or with a
+// nil cursor when no item was beyond limit.
+func trimPage[E any](items []E, limit int, next func(last E) filetrail.Cursor) ([]E, *filetrail.Cursor) {
+	if len(items) <= limit {
+		return items, nil
+	}
+	items = items[:limit]
+	c := next(items[limit-1])
+	return items, &c
 }
