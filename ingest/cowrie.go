@@ -43,9 +43,7 @@ func (cr cowrieReader) Read(ctx context.Context, r io.Reader, sink Sink) error {
 		}
 		var ev cowrieEvent
 		if err := json.Unmarshal(line, &ev); err != nil {
-			rej := jsonReject(err)
-			rej.Line, rej.Text, rej.Raw = num, rejectText(line), line
-			sink.Reject(*rej)
+			sink.Reject(lineJSONReject(num, err, line))
 			return nil
 		}
 		switch ev.EventID {

@@ -120,7 +120,7 @@ func DetectFormat(head []byte) (Format, error) {
 var vtKeys = []string{"data", "type", "attributes", "context_attributes", "relationships", "error", "links", "meta"}
 
 func detectVT(head []byte) bool {
-	return slices.ContainsFunc(firstObjectKeys(head), func(k string) bool { return slices.Contains(vtKeys, k) })
+	return hasAnyKey(firstObjectKeys(head), vtKeys)
 }
 
 // hasKeys reports whether keys hold every one of want.
@@ -131,6 +131,11 @@ func hasKeys(keys []string, want ...string) bool {
 		}
 	}
 	return true
+}
+
+// hasAnyKey reports whether keys hold at least one of want.
+func hasAnyKey(keys, want []string) bool {
+	return slices.ContainsFunc(keys, func(k string) bool { return slices.Contains(want, k) })
 }
 
 func detectSuricata(head []byte) bool {
@@ -145,7 +150,7 @@ func detectZeek(head []byte) bool {
 		return true
 	}
 	keys := firstObjectKeys(head)
-	return slices.Contains(keys, "ts") && slices.ContainsFunc(keys, func(k string) bool { return slices.Contains(zeekJSONKeys, k) })
+	return slices.Contains(keys, "ts") && hasAnyKey(keys, zeekJSONKeys)
 }
 
 func detectCowrie(head []byte) bool {
@@ -178,8 +183,7 @@ var sightingKeys = []string{"seen_at", "sha256", "sha1", "md5"}
 
 func detectSightings(head []byte) bool {
 	keys := firstObjectKeys(head)
-	return slices.ContainsFunc(keys, func(k string) bool { return slices.Contains(sightingKeys, k) }) &&
-		!slices.ContainsFunc(keys, func(k string) bool { return slices.Contains(vtKeys, k) })
+	return hasAnyKey(keys, sightingKeys) && !hasAnyKey(keys, vtKeys)
 }
 
 // firstObjectKeys returns the top-level member names of the JSON object

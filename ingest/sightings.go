@@ -109,6 +109,13 @@ func jsonReject(err error) *Reject {
 	return &Reject{Reason: ReasonMalformedJSON, Detail: err.Error()}
 }
 
+// lineJSONReject is the reject of input line num, whose JSON did not decode
+// with err (see jsonReject).
+func lineJSONReject(num int64, err error, line []byte) Reject {
+	r := jsonReject(err)
+	return newReject(num, r.Reason, r.Detail, line)
+}
+
 func jsonTypeName(kind string) string {
 	switch kind {
 	case "int64", "int", "float64":

@@ -312,9 +312,7 @@ func (j *zeekJoin) feed(ctx context.Context, r io.Reader, sink Sink) error {
 		case bytes.HasPrefix(bytes.TrimSpace(line), []byte("{")):
 			var m jsonRow
 			if err := json.Unmarshal(line, &m); err != nil {
-				rej := jsonReject(err)
-				rej.Line, rej.Text, rej.Raw = num, rejectText(line), line
-				sink.Reject(*rej)
+				sink.Reject(lineJSONReject(num, err, line))
 				return nil
 			}
 			row = m
