@@ -14,6 +14,7 @@ import (
 
 	"github.com/filetrail/filetrail"
 	"github.com/filetrail/filetrail/ingest"
+	"github.com/filetrail/filetrail/internal/testfixture"
 )
 
 // countingStore is an EvidenceWriter, safe for concurrent use, that counts
@@ -106,20 +107,6 @@ func (f *follower) stop(t *testing.T) ingest.Summary {
 	return f.w.Summary()
 }
 
-func appendFile(t *testing.T, path, s string) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteString(s); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func sightingLineN(n int) string {
 	return fmt.Sprintf(`{"ip":"198.51.100.%d","url":"http://198.51.100.%d/f%d","sha256":"%s","seen_at":%d}`+"\n", n%250+1, n%250+1, n, fx(5000+n, "sha256"), 1700000000+n)
 }
@@ -153,10 +140,10 @@ func TestFollowRotationTruncation(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "sightings.log")
 	st := &countingStore{}
-	appendFile(t, path, sightingLineN(0)+sightingLineN(1)+strings.TrimSuffix(sightingLineN(2), "\n"))
+	testfixture.AppendFile(t, path, sightingLineN(0)+sightingLineN(1)+strings.TrimSuffix(sightingLineN(2), "\n"))
 	f := startFollow(t, st, path, ingest.AutoFormat)
 	f.waitFor(t, st, ids(0, 2))
-	appendFile(t, path, "\n"+sightingLineN(3))
+	testfixture.AppendFile(t, path, "\n"+sightingLineN(3))
 	f.waitFor(t, st, ids(0, 4))
 
 	// Rotation: the writer still appends to the old file, whose last line
@@ -164,15 +151,15 @@ func TestFollowRotationTruncation(t *testing.T) {
 	if err := os.Rename(path, path+".1"); err != nil {
 		t.Fatal(err)
 	}
-	appendFile(t, path+".1", sightingLineN(4)+strings.TrimSuffix(sightingLineN(5), "\n"))
-	appendFile(t, path, sightingLineN(6)+sightingLineN(7))
+	testfixture.AppendFile(t, path+".1", sightingLineN(4)+strings.TrimSuffix(sightingLineN(5), "\n"))
+	testfixture.AppendFile(t, path, sightingLineN(6)+sightingLineN(7))
 	f.waitFor(t, st, ids(0, 8))
 
 	// Copy-truncate: the file is emptied in place and written again.
 	if err := os.Truncate(path, 0); err != nil {
 		t.Fatal(err)
 	}
-	appendFile(t, path, sightingLineN(8))
+	testfixture.AppendFile(t, path, sightingLineN(8))
 	f.waitFor(t, st, ids(0, 9))
 	sum := f.stop(t)
 	if sum.Sightings != 9 || sum.Rejected != 0 {
@@ -180,7 +167,7 @@ func TestFollowRotationTruncation(t *testing.T) {
 	}
 
 	// A restart reads only what came after.
-	appendFile(t, path, sightingLineN(9))
+	testfixture.AppendFile(t, path, sightingLineN(9))
 	f = startFollow(t, st, path, "sightings")
 	f.waitFor(t, st, ids(0, 10))
 	if sum := f.stop(t); sum.Sightings != 1 {
@@ -235,7 +222,7 @@ func TestFollowRestartProperty(t *testing.T) {
 			rotations := 0
 			for pos := 0; pos < len(text); {
 				n := min(len(text)-pos, 1+rng.IntN(700))
-				appendFile(t, path, text[pos:pos+n])
+				testfixture.AppendFile(t, path, text[pos:pos+n])
 				pos += n
 				switch r := rng.IntN(10); {
 				case r < 3 && f != nil:
@@ -288,14 +275,14 @@ func TestFollowZeekTSVResume(t *testing.T) {
 	row := func(n int) string {
 		return fmt.Sprintf("%d.5\tF%d\tC%d\t10.0.0.1\t40000\t198.51.100.%d\t80\tHTTP\tF\t10\t10\t0\t%s\n", 1700000000+n, n, n, n%250+1, fx(5000+n, "sha256"))
 	}
-	appendFile(t, path, header+row(0)+row(1))
+	testfixture.AppendFile(t, path, header+row(0)+row(1))
 	st := &countingStore{}
 	noWait := ingest.ReaderOptions{MaxPendingLines: -1} // files.log alone: nothing to wait for
 	f := startFollowOpts(t, st, path, ingest.AutoFormat, noWait)
 	f.waitFor(t, st, ids(0, 2))
 	f.stop(t)
 
-	appendFile(t, path, row(2)+"broken row\n"+row(3))
+	testfixture.AppendFile(t, path, row(2)+"broken row\n"+row(3))
 	f = startFollowOpts(t, st, path, ingest.AutoFormat, noWait)
 	f.waitFor(t, st, ids(0, 4))
 	sum := f.stop(t)

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/filetrail/filetrail/internal/testfixture"
 )
 
 // corpus is the evidence the crash harness ingests: real files of
@@ -370,7 +372,7 @@ func TestCrashDuringFollow(t *testing.T) {
 		// at random points in between
 		for written := 0; written < len(lines); {
 			n := min(len(lines)-written, 1+rng.IntN(len(lines)/4))
-			appendFile(t, log, bytes.Join(lines[written:written+n], nil))
+			testfixture.AppendFile(t, log, bytes.Join(lines[written:written+n], nil))
 			written += n
 			time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
 			if rng.IntN(2) == 0 {
@@ -387,20 +389,6 @@ func TestCrashDuringFollow(t *testing.T) {
 		cmd.Wait()
 		return store
 	})
-}
-
-func appendFile(t *testing.T, path string, b []byte) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.Write(b); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // waitCheckpoint waits until the checkpoint file says offset was reached.

@@ -14,10 +14,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/filetrail/filetrail/internal/testfixture"
 )
 
 // binary is the filetrail binary built by TestMain.
@@ -107,30 +108,12 @@ func createKey(t testing.TB, store, name string, flags ...string) string {
 	return secret
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // server is a running `filetrail serve`.
 type server struct {
 	URL   string // public listener, e.g. http://127.0.0.1:41234
 	Admin string // admin listener; "" without --admin-addr
 	cmd   *exec.Cmd
-	Logs  *syncBuffer // standard error: JSON log lines
+	Logs  *testfixture.SyncBuffer // standard error: JSON log lines
 	done  chan struct{}
 	err   error // exit of the process, once done is closed
 }
@@ -143,7 +126,7 @@ func startServe(t testing.TB, store string, args ...string) *server {
 	all := append([]string{"--log-format", "json", "serve", "--store", store, "--addr", "127.0.0.1:0", "--public-url", "http://filetrail.test"}, args...)
 	cmd := command(context.Background(), all...)
 	pr, pw := io.Pipe()
-	s := &server{cmd: cmd, Logs: &syncBuffer{}, done: make(chan struct{})}
+	s := &server{cmd: cmd, Logs: &testfixture.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = io.MultiWriter(s.Logs, pw)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

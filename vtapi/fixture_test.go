@@ -1,7 +1,6 @@
 package vtapi_test
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -23,6 +22,7 @@ import (
 	"time"
 
 	"github.com/filetrail/filetrail"
+	"github.com/filetrail/filetrail/internal/testfixture"
 	"github.com/filetrail/filetrail/store/postgres"
 	"github.com/filetrail/filetrail/store/postgres/pgtest"
 	"github.com/filetrail/filetrail/store/sqlite"
@@ -46,41 +46,11 @@ const (
 )
 
 // report is one real VT file report of testdata.
-type report struct {
-	SHA256, SHA1, MD5 string
-	Attributes        json.RawMessage
-}
+type report = testfixture.VTReport
 
 func loadReports(t testing.TB) []report {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join(reportsDir, "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []report
-	for _, p := range paths {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var doc struct {
-			Data struct {
-				Type       string          `json:"type"`
-				Attributes json.RawMessage `json:"attributes"`
-			} `json:"data"`
-		}
-		if err := json.Unmarshal(raw, &doc); err != nil {
-			t.Fatalf("%s: %v", p, err)
-		}
-		if doc.Data.Type != "file" {
-			continue // error bodies and the analysis descriptor
-		}
-		var h struct{ SHA256, SHA1, MD5 string }
-		if err := json.Unmarshal(doc.Data.Attributes, &h); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, report{SHA256: h.SHA256, SHA1: h.SHA1, MD5: h.MD5, Attributes: doc.Data.Attributes})
-	}
+	out := testfixture.VTReports(t, reportsDir)
 	if len(out) != 4 {
 		t.Fatalf("want 4 VT file reports in %s, found %d", reportsDir, len(out))
 	}
@@ -249,33 +219,16 @@ type env struct {
 	*fixture
 	srv     *httptest.Server
 	clock   *clock
-	logs    *syncBuffer
+	logs    *testfixture.SyncBuffer
 	premium string // premium key, unlimited
 	public  string // key without privileges, unlimited
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // newEnv starts an API server over f. opts.Now and opts.Logger are set
 // when nil: a fixed clock at the middle of a minute and a captured log.
 func newEnv(t testing.TB, f *fixture, opts vtapi.Options) *env {
 	t.Helper()
-	e := &env{fixture: f, clock: newClock(time.Date(2024, 5, 17, 12, 0, 30, 0, time.UTC)), logs: &syncBuffer{}}
+	e := &env{fixture: f, clock: newClock(time.Date(2024, 5, 17, 12, 0, 30, 0, time.UTC)), logs: &testfixture.SyncBuffer{}}
 	if opts.Now == nil {
 		opts.Now = e.clock.Now
 	}
@@ -299,11 +252,17 @@ type response struct {
 	Body   []byte
 }
 
-// do sends a request; key "" sends no x-apikey header. Extra headers come
-// in name, value pairs.
+// do sends a request without a body; key "" sends no x-apikey header.
+// Extra headers come in name, value pairs.
 func do(t testing.TB, method, url, key string, headers ...string) response {
 	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
+	return doBody(t, method, url, key, nil, headers...)
+}
+
+// doBody is do with a request body.
+func doBody(t testing.TB, method, url, key string, body io.Reader, headers ...string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,11 +281,11 @@ func do(t testing.TB, method, url, key string, headers ...string) response {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
+	got, err := io.ReadAll(res.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return response{Status: res.StatusCode, Header: res.Header, Body: body}
+	return response{Status: res.StatusCode, Header: res.Header, Body: got}
 }
 
 func (e *env) get(t testing.TB, path, key string, headers ...string) response {

@@ -64,18 +64,9 @@ func (s *server) ingestHandler(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	deadline, _ := ctx.Deadline()
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(deadline) // not every writer supports it
-	_ = rc.SetWriteDeadline(deadline.Add(10 * time.Second))
-	body := http.MaxBytesReader(w, r.Body, s.maxIngestBytes)
-	sum, err := s.ingest(ctx, format, source, body)
+	sum, err := s.ingest(ctx, format, source, longBody(w, r, s.maxIngestBytes))
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			w.Header().Set("Connection", "close")
-		}
-		s.fail(w, r, err)
+		s.failBody(w, r, err)
 		return
 	}
 	b, err := json.Marshal(sum)
@@ -108,4 +99,26 @@ func (s *server) beginAdminPost(w http.ResponseWriter, r *http.Request, timeout 
 		return r, key, nil, false
 	}
 	return r, key, cancel, true
+}
+
+// longBody returns r's body bounded to limit bytes, for a handler that may
+// spend the whole of its request's deadline reading it: the connection's
+// read deadline is pushed back to the request's deadline and its write
+// deadline to ten seconds after it (where the writer supports it).
+func longBody(w http.ResponseWriter, r *http.Request, limit int64) io.ReadCloser {
+	deadline, _ := r.Context().Deadline()
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(deadline) // not every writer supports it
+	_ = rc.SetWriteDeadline(deadline.Add(10 * time.Second))
+	return http.MaxBytesReader(w, r.Body, limit)
+}
+
+// failBody answers err, met while reading a body from longBody; a body over
+// its limit also closes the connection, whose rest is not read.
+func (s *server) failBody(w http.ResponseWriter, r *http.Request, err error) {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		w.Header().Set("Connection", "close")
+	}
+	s.fail(w, r, err)
 }

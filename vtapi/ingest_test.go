@@ -54,23 +54,7 @@ func (c *lineCounter) ingest(_ context.Context, format, source string, body io.R
 
 func post(t *testing.T, url, key string, body io.Reader) response {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if key != "" {
-		req.Header.Set("x-apikey", key)
-	}
-	res, err := plainClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return response{Status: res.StatusCode, Header: res.Header, Body: b}
+	return doBody(t, http.MethodPost, url, key, body)
 }
 
 func TestIngestEndpoint(t *testing.T) {

@@ -175,19 +175,10 @@ func (s *server) postFile(viaURL bool) http.HandlerFunc {
 			s.fail(w, r, err)
 			return
 		}
-		deadline, _ := ctx.Deadline()
-		rc := http.NewResponseController(w)
-		_ = rc.SetReadDeadline(deadline)
-		_ = rc.SetWriteDeadline(deadline.Add(10 * time.Second))
 		// multipart framing adds a little to the file itself
-		body := http.MaxBytesReader(w, r.Body, limit+64<<10)
-		data, err := filePart(r, body, limit)
+		data, err := filePart(r, longBody(w, r, limit+64<<10), limit)
 		if err != nil {
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
-				w.Header().Set("Connection", "close")
-			}
-			s.fail(w, r, err)
+			s.failBody(w, r, err)
 			return
 		}
 		hashes, attrs, err := u.analyze(ctx, data)

@@ -13,7 +13,6 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/filetrail/filetrail"
+	"github.com/filetrail/filetrail/internal/testfixture"
 	"github.com/filetrail/filetrail/store/sqlite"
 	"github.com/filetrail/filetrail/vtapi"
 	"github.com/filetrail/filetrail/web"
@@ -60,33 +60,9 @@ type env struct {
 
 func loadReports(t *testing.T) map[string]json.RawMessage {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join(reportsDir, "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]json.RawMessage{}
-	for _, p := range paths {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var doc struct {
-			Data struct {
-				Type       string          `json:"type"`
-				Attributes json.RawMessage `json:"attributes"`
-			} `json:"data"`
-		}
-		if err := json.Unmarshal(raw, &doc); err != nil {
-			t.Fatalf("%s: %v", p, err)
-		}
-		if doc.Data.Type != "file" {
-			continue // error bodies, the analysis descriptor
-		}
-		var h struct{ SHA256 string }
-		if err := json.Unmarshal(doc.Data.Attributes, &h); err != nil {
-			t.Fatal(err)
-		}
-		out[h.SHA256] = doc.Data.Attributes
+	for _, r := range testfixture.VTReports(t, reportsDir) {
+		out[r.SHA256] = r.Attributes
 	}
 	if len(out) != 4 {
 		t.Fatalf("want 4 VT file reports in %s, found %d", reportsDir, len(out))

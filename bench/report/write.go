@@ -57,11 +57,7 @@ func (r *Report) Write(w io.Writer) error {
 		p("| Limit | Encoding | first pages/s | deep pages/s | deep page cost (first ÷ deep pages/s) | p50 first / deep |\n")
 		p("|--:|---|--:|--:|--:|--:|\n")
 		for _, d := range dc {
-			enc := "identity"
-			if d.Gzip {
-				enc = "gzip"
-			}
-			p("| %d | %s | %s | %s | %s | %s / %s |\n", d.Limit, enc, rps(d.First.Filetrail), rps(d.Deep.Filetrail), ratio(d.Cost()),
+			p("| %d | %s | %s | %s | %s | %s / %s |\n", d.Limit, either(d.Gzip, "gzip", "identity"), rps(d.First.Filetrail), rps(d.Deep.Filetrail), ratio(d.Cost()),
 				p50(d.First.Filetrail), p50(d.Deep.Filetrail))
 		}
 		p("\n")
@@ -71,11 +67,7 @@ func (r *Report) Write(w io.Writer) error {
 		p("## Targets\n\n")
 		p("| Target | Measured | Met |\n|---|--:|---|\n")
 		for _, x := range t {
-			met := "no"
-			if x.Met {
-				met = "yes"
-			}
-			p("| %s | %s | %s |\n", x.Name, x.Measured, met)
+			p("| %s | %s | %s |\n", x.Name, x.Measured, either(x.Met, "yes", "no"))
 		}
 		p("\n")
 	}
@@ -183,3 +175,11 @@ func errs(r *Result) string {
 func mib(bytes int64) string { return fmt.Sprintf("%.1f MiB", float64(bytes)/(1<<20)) }
 
 func gib(kb int64) string { return fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20)) }
+
+// either returns yes when b holds, else no.
+func either(b bool, yes, no string) string {
+	if b {
+		return yes
+	}
+	return no
+}
