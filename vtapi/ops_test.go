@@ -2,11 +2,13 @@ package vtapi_test
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -71,41 +73,59 @@ func TestMetrics(t *testing.T) {
 	e.get(t, "/api/v3/metadata", limited)
 	e.get(t, "/api/v3/metadata", limited)
 
-	r := e.get(t, "/metrics", "")
-	if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/plain") {
-		t.Fatalf("/metrics: %d %s", r.Status, r.Header.Get("Content-Type"))
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(bytes.NewReader(r.Body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	counter := func(name string, labels map[string]string) float64 {
-		for _, m := range fams[name].GetMetric() {
-			if hasLabels(m, labels) {
-				if m.Counter != nil {
-					return m.Counter.GetValue()
-				}
-				return float64(m.Histogram.GetSampleCount())
-			}
-		}
-		return 0
-	}
-	for _, tc := range []struct {
+	// A request is counted when its handler returns, which may be just after
+	// the client has read the answer: read /metrics until every count is
+	// there (a missing count still fails, after the last attempt).
+	type want struct {
 		name   string
 		labels map[string]string
 		want   float64
-	}{
+	}
+	wants := []want{
 		{"filetrail_http_requests_total", map[string]string{"route": "/api/v3/files/{id}", "code": "200"}, 3},
 		{"filetrail_http_requests_total", map[string]string{"route": "/api/v3/files/{id}", "code": "404"}, 1},
 		{"filetrail_http_requests_total", map[string]string{"route": "unknown", "code": "404"}, 1},
 		{"filetrail_http_requests_total", map[string]string{"route": "/api/v3/metadata", "code": "429"}, 1},
 		{"filetrail_http_request_duration_seconds", map[string]string{"route": "/api/v3/files/{id}"}, 4},
 		{"filetrail_quota_refusals_total", map[string]string{"window": "minute"}, 1},
-	} {
-		if got := counter(tc.name, tc.labels); got != tc.want {
-			t.Errorf("%s%v = %v, want %v", tc.name, tc.labels, got, tc.want)
+	}
+	var mismatches []string
+	for attempt := 0; attempt < 50; attempt++ {
+		if attempt > 0 {
+			time.Sleep(20 * time.Millisecond)
 		}
+		r := e.get(t, "/metrics", "")
+		if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/plain") {
+			t.Fatalf("/metrics: %d %s", r.Status, r.Header.Get("Content-Type"))
+		}
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		fams, err := parser.TextToMetricFamilies(bytes.NewReader(r.Body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		counter := func(name string, labels map[string]string) float64 {
+			for _, m := range fams[name].GetMetric() {
+				if hasLabels(m, labels) {
+					if m.Counter != nil {
+						return m.Counter.GetValue()
+					}
+					return float64(m.Histogram.GetSampleCount())
+				}
+			}
+			return 0
+		}
+		mismatches = nil
+		for _, tc := range wants {
+			if got := counter(tc.name, tc.labels); got != tc.want {
+				mismatches = append(mismatches, fmt.Sprintf("%s%v = %v, want %v", tc.name, tc.labels, got, tc.want))
+			}
+		}
+		if len(mismatches) == 0 {
+			break
+		}
+	}
+	for _, m := range mismatches {
+		t.Error(m)
 	}
 
 	// Without a registry: a private one, with the Go collectors.
