@@ -20,7 +20,7 @@
 #   BENCH_PAGES ["first deep"]
 #   BENCH_THREADS [2] BENCH_CONNECTIONS [32] BENCH_DURATION [10s] BENCH_WARMUP [2s]
 #   BENCH_DIR [bench/out]     builds, stores and runs
-#   BENCH_REPORT              [docs/PERFORMANCE.md at >= 1,000,000 edges,
+#   BENCH_REPORT              [docs/PERFORMANCE-api.md at >= 1,000,000 edges,
 #                              else BENCH_DIR/PERFORMANCE-smoke.md]
 set -euo pipefail
 
@@ -47,7 +47,7 @@ cd "$(dirname "$0")/.."
 : "${BENCH_WARMUP:=2s}"
 : "${BENCH_DIR:=bench/out}"
 if [ "$BENCH_EDGES" -ge 1000000 ]; then
-	: "${BENCH_REPORT:=docs/PERFORMANCE.md}"
+	: "${BENCH_REPORT:=docs/PERFORMANCE-api.md}"
 else
 	: "${BENCH_REPORT:=$BENCH_DIR/PERFORMANCE-smoke.md}"
 fi

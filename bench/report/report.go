@@ -1,4 +1,4 @@
-// Command report writes docs/PERFORMANCE.md from the files a bench/run.sh
+// Command report writes docs/PERFORMANCE-api.md from the files a bench/run.sh
 // run leaves in its run directory:
 //
 //	results.jsonl  one JSON line per wrk run (bench/wrk/report.lua)
@@ -32,7 +32,7 @@ func main() {
 	runDir := flag.String("run", "", "run directory written by bench/run.sh (required)")
 	manifest := flag.String("manifest", "", "manifest of the seeded store (required)")
 	command := flag.String("command", "bench/run.sh", "the command that produced the run")
-	out := flag.String("out", "docs/PERFORMANCE.md", "report to write")
+	out := flag.String("out", "docs/PERFORMANCE-api.md", "report to write")
 	flag.Parse()
 	if *runDir == "" || *manifest == "" {
 		flag.Usage()
@@ -133,7 +133,7 @@ type Memory struct {
 	HWM                     int64 // VmHWM at the end
 }
 
-// Report is everything PERFORMANCE.md shows.
+// Report is everything PERFORMANCE-api.md shows.
 type Report struct {
 	Scenarios []Scenario
 	Manifest  dataset.Manifest
