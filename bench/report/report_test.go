@@ -121,7 +121,7 @@ func TestLoadAndWrite(t *testing.T) {
 		"after item 500,000",
 		"1,000,000 edges",
 		"61,234 edges",
-		"3072.0 MiB on disk",
+		"3072.0 MiB on disk when seeded",
 		"| first-l10: filetrail ≥ 0.5 × nginx | 0.10 | no |",
 		"| deep-l10: deep page ≤ 1.2 × first page | 1.25 | no |",
 		"| resident memory while serving < 150 MB | 97.3 MB | yes |",
@@ -140,6 +140,14 @@ func TestLoadRejectsUnknownServerAndMissingPage(t *testing.T) {
 	dir, manifest = writeRun(t, []run{{"nginx", "deep-l40", 1, 1, 1, 1, 0}}, nil)
 	if _, err := Load(dir, manifest); err == nil {
 		t.Error("missing page file: no error")
+	}
+}
+
+func TestSize(t *testing.T) {
+	for n, want := range map[int64]string{3 << 30: "3072.0 MiB", 34590326784: "32.2 GiB", 1 << 20: "1.0 MiB"} {
+		if got := size(n); got != want {
+			t.Errorf("size(%d) = %q, want %q", n, got, want)
+		}
 	}
 }
 
