@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/filetrail/filetrail"
+	"github.com/filetrail/filetrail/internal/testfixture"
 	"github.com/filetrail/filetrail/store/sqlite"
 )
 
@@ -221,7 +222,7 @@ func TestIngestFollow(t *testing.T) {
 	runFollow := func(wantIP string) string {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		stderr := &syncBuffer{}
+		stderr := &testfixture.SyncBuffer{}
 		done := make(chan int, 1)
 		go func() {
 			done <- run(ctx, []string{"ingest", "--store", db, "--follow", logPath, "--poll", "5ms"}, strings.NewReader(""), io.Discard, stderr)

@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,27 +20,9 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/filetrail/filetrail"
+	"github.com/filetrail/filetrail/internal/testfixture"
 	"github.com/filetrail/filetrail/store/sqlite"
 )
-
-// syncBuffer is a bytes.Buffer safe for a command writing while the test
-// reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // runCLI runs the command line in-process and returns its exit status and
 // output.
@@ -56,8 +37,8 @@ func runCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
 type started struct {
 	cancel context.CancelFunc
 	done   chan int
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *testfixture.SyncBuffer
+	stderr *testfixture.SyncBuffer
 }
 
 // start runs a long-running command and waits until its log says it
@@ -65,7 +46,7 @@ type started struct {
 func start(t *testing.T, args ...string) (*started, string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &started{cancel: cancel, done: make(chan int, 1), stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	s := &started{cancel: cancel, done: make(chan int, 1), stdout: &testfixture.SyncBuffer{}, stderr: &testfixture.SyncBuffer{}}
 	go func() { s.done <- run(ctx, args, strings.NewReader(""), s.stdout, s.stderr) }()
 	listening := regexp.MustCompile(`msg=listening url=(http://127\.0\.0\.1:\d+)`)
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
