@@ -147,3 +147,26 @@ type KeyStore interface {
 	// ever allowed in a window.
 	Admit(ctx context.Context, k Key, now time.Time) (Admission, error)
 }
+
+// Check validates a page request for a list whose cursors are of the given
+// kind: a limit of 1..MaxPageLimit and, when set, a cursor of that kind.
+// Either failure is an InvalidArgument error.
+func (r PageRequest) Check(kind CursorKind) error {
+	if r.Limit < 1 || r.Limit > MaxPageLimit {
+		return Errorf(CodeInvalidArgument, "limit must be between 1 and %d", MaxPageLimit)
+	}
+	if r.After != nil && r.After.Kind != kind {
+		return Errorf(CodeInvalidArgument, "invalid cursor: it belongs to another list")
+	}
+	return nil
+}
+
+// IPKey returns the text a store keys an IP address by: its canonical form
+// (IPv4-mapped IPv6 unmapped, no zone). The zero Addr is an InvalidArgument
+// error.
+func IPKey(ip netip.Addr) (string, error) {
+	if !ip.IsValid() {
+		return "", Errorf(CodeInvalidArgument, "missing IP address")
+	}
+	return ip.Unmap().WithZone("").String(), nil
+}

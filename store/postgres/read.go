@@ -20,17 +20,9 @@ const readRetries = 3
 // away between its statements.
 var errMoved = errors.New("file merged during the read")
 
-// ipKey is the stored form of an IP address: its canonical text.
-func ipKey(ip netip.Addr) (string, error) {
-	if !ip.IsValid() {
-		return "", filetrail.Errorf(filetrail.CodeInvalidArgument, "missing IP address")
-	}
-	return ip.Unmap().WithZone("").String(), nil
-}
-
 // IPSummary returns what is known of ip; an unknown IP gives a zero summary.
 func (s *Store) IPSummary(ctx context.Context, ip netip.Addr) (filetrail.IPSummary, error) {
-	key, err := ipKey(ip)
+	key, err := filetrail.IPKey(ip)
 	if err != nil {
 		return filetrail.IPSummary{}, err
 	}
@@ -43,26 +35,16 @@ func (s *Store) IPSummary(ctx context.Context, ip netip.Addr) (filetrail.IPSumma
 	return sum, wrap(err, "read ip summary")
 }
 
-func checkPage(req filetrail.PageRequest, kind filetrail.CursorKind) error {
-	if req.Limit < 1 || req.Limit > filetrail.MaxPageLimit {
-		return filetrail.Errorf(filetrail.CodeInvalidArgument, "limit must be between 1 and %d", filetrail.MaxPageLimit)
-	}
-	if req.After != nil && req.After.Kind != kind {
-		return filetrail.Errorf(filetrail.CodeInvalidArgument, "cursor belongs to another list")
-	}
-	return nil
-}
-
 // DownloadedFiles returns a page of the files ip served: one keyset range
 // read on edges (index edges_ip_page) with the count in the same round
 // trip, then, when attributes are asked for, one multi-get of the file
 // documents.
 func (s *Store) DownloadedFiles(ctx context.Context, ip netip.Addr, req filetrail.PageRequest, withAttributes bool) (filetrail.FilePage, error) {
-	key, err := ipKey(ip)
+	key, err := filetrail.IPKey(ip)
 	if err != nil {
 		return filetrail.FilePage{}, err
 	}
-	if err := checkPage(req, filetrail.CursorFiles); err != nil {
+	if err := req.Check(filetrail.CursorFiles); err != nil {
 		return filetrail.FilePage{}, err
 	}
 	return retryMoved("read downloaded files", "files are being merged, retry later", func() (filetrail.FilePage, error) {
@@ -154,7 +136,7 @@ func (s *Store) file(ctx context.Context, hash string) (filetrail.File, error) {
 // ITWIPs returns a page of the IPs that served the file known by hash
 // (index edges_file_page).
 func (s *Store) ITWIPs(ctx context.Context, hash string, req filetrail.PageRequest) (filetrail.IPPage, error) {
-	if err := checkPage(req, filetrail.CursorIPs); err != nil {
+	if err := req.Check(filetrail.CursorIPs); err != nil {
 		return filetrail.IPPage{}, err
 	}
 	return retryMoved("read itw ips", fmt.Sprintf("file %q is being merged, retry later", hash), func() (filetrail.IPPage, error) {

@@ -11,28 +11,9 @@ import (
 	"github.com/filetrail/filetrail"
 )
 
-// ipKey is the stored form of an IP address: its canonical text.
-func ipKey(ip netip.Addr) (string, error) {
-	if !ip.IsValid() {
-		return "", filetrail.Errorf(filetrail.CodeInvalidArgument, "missing IP address")
-	}
-	return ip.Unmap().WithZone("").String(), nil
-}
-
-// checkPage validates a page request for a list of the given cursor kind.
-func checkPage(req filetrail.PageRequest, kind filetrail.CursorKind) error {
-	if req.Limit < 1 || req.Limit > filetrail.MaxPageLimit {
-		return filetrail.Errorf(filetrail.CodeInvalidArgument, "limit must be between 1 and %d", filetrail.MaxPageLimit)
-	}
-	if req.After != nil && req.After.Kind != kind {
-		return filetrail.Errorf(filetrail.CodeInvalidArgument, "invalid cursor: it belongs to another list")
-	}
-	return nil
-}
-
 // IPSummary returns the IP's aggregates; an unknown IP gives a zero summary.
 func (s *Store) IPSummary(ctx context.Context, ip netip.Addr) (filetrail.IPSummary, error) {
-	key, err := ipKey(ip)
+	key, err := filetrail.IPKey(ip)
 	if err != nil {
 		return filetrail.IPSummary{}, err
 	}
@@ -50,11 +31,11 @@ func (s *Store) IPSummary(ctx context.Context, ip netip.Addr) (filetrail.IPSumma
 // edges_by_ip, LIMIT n+1, joined to the file documents when withAttributes.
 // The stored JSON is returned as is.
 func (s *Store) DownloadedFiles(ctx context.Context, ip netip.Addr, req filetrail.PageRequest, withAttributes bool) (filetrail.FilePage, error) {
-	key, err := ipKey(ip)
+	key, err := filetrail.IPKey(ip)
 	if err != nil {
 		return filetrail.FilePage{}, err
 	}
-	if err := checkPage(req, filetrail.CursorFiles); err != nil {
+	if err := req.Check(filetrail.CursorFiles); err != nil {
 		return filetrail.FilePage{}, err
 	}
 	// One statement, so one snapshot: the page and the count (an
@@ -168,7 +149,7 @@ func (s *Store) File(ctx context.Context, hash string) (filetrail.File, error) {
 // ITWIPs returns a page of the IPs that served the file known by hash,
 // newest first by first_seen, ties by IP text descending.
 func (s *Store) ITWIPs(ctx context.Context, hash string, req filetrail.PageRequest) (filetrail.IPPage, error) {
-	if err := checkPage(req, filetrail.CursorIPs); err != nil {
+	if err := req.Check(filetrail.CursorIPs); err != nil {
 		return filetrail.IPPage{}, err
 	}
 	page := filetrail.IPPage{Items: []filetrail.IPEdge{}}
