@@ -26,9 +26,28 @@ type FileEdge struct {
 	// (EdgeContext built it at write time).
 	Context json.RawMessage
 	// Attributes is the file's attributes JSON object as stored (MergeFile
-	// built it at write time); nil when the page was asked without them.
+	// built it at write time), when the page was asked WithAttributes, or
+	// asked WithCompressedAttributes and the file has no compressed copy
+	// (written before stores kept one); else nil.
 	Attributes json.RawMessage
+	// CompressedAttributes is the stored compressed copy of Attributes,
+	// when the page was asked WithCompressedAttributes: an encoded
+	// fragment of package internal/stitch (CompressAttributes made it).
+	CompressedAttributes []byte
 }
+
+// AttributeForm says in which form a page carries each file's attributes.
+type AttributeForm int
+
+const (
+	// WithoutAttributes: descriptors only, neither field set.
+	WithoutAttributes AttributeForm = iota
+	// WithAttributes: FileEdge.Attributes, the JSON text.
+	WithAttributes
+	// WithCompressedAttributes: FileEdge.CompressedAttributes, the
+	// precompressed copy, for responses sent gzip-encoded.
+	WithCompressedAttributes
+)
 
 // FilePage is one page of an IP's downloaded_files.
 type FilePage struct {
@@ -109,11 +128,11 @@ type EvidenceReader interface {
 	IPSummary(ctx context.Context, ip netip.Addr) (IPSummary, error)
 
 	// DownloadedFiles returns a page of the files ip served, newest first by
-	// FirstSeen, ties by FileID descending. withAttributes selects whether
+	// FirstSeen, ties by FileID descending. form selects whether and how
 	// each item carries the file's attributes. The page after req.After
 	// holds the items strictly after it in that order. A cursor of another
 	// kind gives InvalidArgument.
-	DownloadedFiles(ctx context.Context, ip netip.Addr, req PageRequest, withAttributes bool) (FilePage, error)
+	DownloadedFiles(ctx context.Context, ip netip.Addr, req PageRequest, form AttributeForm) (FilePage, error)
 
 	// File returns a file by any of its hashes (md5, sha1 or sha256, lower
 	// case). An unknown hash gives NotFound.

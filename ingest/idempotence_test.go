@@ -52,7 +52,7 @@ func snapshot(t *testing.T, st filetrail.EvidenceReader, ips []netip.Addr, hashe
 		fmt.Fprintf(&b, "ip %v %+v\n", ip, sum)
 		req := filetrail.PageRequest{Limit: 2}
 		for {
-			page, err := st.DownloadedFiles(ctx, ip, req, true)
+			page, err := st.DownloadedFiles(ctx, ip, req, filetrail.WithAttributes)
 			if err != nil {
 				t.Fatal(err)
 			}

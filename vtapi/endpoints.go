@@ -22,36 +22,37 @@ func (s *server) objectHandler(k *objectKind) prepareFunc {
 		if err != nil {
 			return nil, err
 		}
-		return func(ctx context.Context, b []byte) ([]byte, error) {
+		return func(ctx context.Context, out *body) error {
 			obj, err := k.load(ctx, s.store, id)
 			if err != nil {
-				return b, err
+				return err
 			}
-			b = append(b, `{"data":`...)
+			b := append(out.b, `{"data":`...)
 			b = appendObjectHead(b, req.base, k.typ, k.collection, obj.id)
 			b = append(b, `,"attributes":`...)
-			b = appendRaw(b, obj.attributes)
+			out.b = appendRaw(b, obj.attributes)
 			if rels != nil {
-				b = append(b, `,"relationships":{`...)
+				out.b = append(out.b, `,"relationships":{`...)
 				for i, rel := range rels {
-					p, err := rel.load(ctx, s.store, obj.id, filetrail.PageRequest{Limit: EmbeddedPageLimit}, false)
+					p, err := rel.load(ctx, s.store, obj.id, filetrail.PageRequest{Limit: EmbeddedPageLimit}, filetrail.WithoutAttributes)
 					if err != nil {
-						return b, err
+						return err
 					}
 					if i > 0 {
-						b = append(b, ',')
+						out.b = append(out.b, ',')
 					}
-					b = appendString(b, rel.name)
-					b = append(b, ':')
-					b = appendList(b, req.base, p, listView{
+					out.b = appendString(out.b, rel.name)
+					out.b = append(out.b, ':')
+					appendList(out, req.base, p, listView{
 						url:     relationshipURL(req.base, k, obj.id, rel),
 						related: listURL(req.base, k, obj.id, rel),
 						limit:   EmbeddedPageLimit,
 					})
 				}
-				b = append(b, '}')
+				out.b = append(out.b, '}')
 			}
-			return append(b, `}}`...), nil
+			out.b = append(out.b, `}}`...)
+			return nil
 		}, nil
 	}
 }
@@ -128,12 +129,17 @@ func (s *server) listHandler(k *objectKind, rel *relationship, descriptorsPath b
 		} else {
 			view.url = listURL(req.base, k, id, rel)
 		}
-		return func(ctx context.Context, b []byte) ([]byte, error) {
-			p, err := rel.load(ctx, s.store, id, pr, !descriptors)
-			if err != nil {
-				return b, err
+		return func(ctx context.Context, out *body) error {
+			form := filetrail.WithoutAttributes
+			if !descriptors {
+				form = out.documentForm()
 			}
-			return appendList(b, req.base, p, view), nil
+			p, err := rel.load(ctx, s.store, id, pr, form)
+			if err != nil {
+				return err
+			}
+			appendList(out, req.base, p, view)
+			return nil
 		}, nil
 	}
 }
@@ -161,15 +167,15 @@ type listView struct {
 // {"data":[...],"meta":{"count":N,"cursor":C},"links":{"self":S,"next":X}}.
 // The cursor and the next link are present exactly when more items remain,
 // never on an empty page; self replays this page.
-func appendList(b []byte, base string, p page, v listView) []byte {
-	b = append(b, `{"data":[`...)
+func appendList(out *body, base string, p page, v listView) {
+	out.b = append(out.b, `{"data":[`...)
 	for i := range p.n {
 		if i > 0 {
-			b = append(b, ',')
+			out.b = append(out.b, ',')
 		}
-		b = p.item(b, base, i)
+		p.item(out, base, i)
 	}
-	b = append(b, `],"meta":{"count":`...)
+	b := append(out.b, `],"meta":{"count":`...)
 	b = appendInt(b, p.count)
 	next := ""
 	if p.next != nil && p.n > 0 {
@@ -187,7 +193,7 @@ func appendList(b []byte, base string, p page, v listView) []byte {
 		b = append(b, `,"next":`...)
 		b = appendString(b, pageURL(v.url, next, v.limit, v.descriptorsOnly))
 	}
-	return append(b, `}}`...)
+	out.b = append(b, `}}`...)
 }
 
 // buildMetadata builds the /api/v3/metadata response: the relationships

@@ -154,7 +154,7 @@ func (s *server) routes() {
 		}
 	}
 	handle("/api/v3/metadata", s.api(false, func(*apiRequest) (work, error) {
-		return func(_ context.Context, b []byte) ([]byte, error) { return append(b, s.metadata...), nil }, nil
+		return func(_ context.Context, out *body) error { out.b = append(out.b, s.metadata...); return nil }, nil
 	}))
 	handle(ingestPath, s.ingestHandler)
 	s.uploadRoutes(handle)
@@ -276,8 +276,8 @@ type apiRequest struct {
 // It runs before the quota is counted, so it must not call the store.
 type prepareFunc func(req *apiRequest) (work, error)
 
-// work appends the JSON response of a request to b.
-type work func(ctx context.Context, b []byte) ([]byte, error)
+// work assembles the JSON response of a request in out.
+type work func(ctx context.Context, out *body) error
 
 // api wraps an /api/v3 route: method check, authentication, privilege,
 // query parsing, the route's validation, quota, then the work, each step
@@ -313,15 +313,13 @@ func (s *server) api(premium bool, prepare prepareFunc) http.HandlerFunc {
 			s.fail(w, r, err)
 			return
 		}
-		bp := getBuffer()
-		defer putBuffer(bp)
-		b, err := do(ctx, *bp)
-		*bp = b[:0]
-		if err != nil {
+		out := getBody(r)
+		defer putBody(out)
+		if err := do(ctx, out); err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		writeJSON(w, r, http.StatusOK, b)
+		out.send(w, http.StatusOK)
 	})
 }
 

@@ -49,8 +49,9 @@ type relationship struct {
 	premium     bool   // only keys with the premium privilege may see it
 	cursor      filetrail.CursorKind
 	// load reads one page of the relationship of the object with the given
-	// parsed id; full asks for full objects, else descriptors.
-	load func(ctx context.Context, st filetrail.Store, id string, req filetrail.PageRequest, full bool) (page, error)
+	// parsed id: descriptors for WithoutAttributes, else full objects, with
+	// file documents in the form asked.
+	load func(ctx context.Context, st filetrail.Store, id string, req filetrail.PageRequest, form filetrail.AttributeForm) (page, error)
 }
 
 // page is one page of a relationship, ready to render.
@@ -60,7 +61,7 @@ type page struct {
 	n     int
 	// item appends item i in the form the page was loaded for: a full
 	// object or a descriptor, both with the item's context_attributes.
-	item func(b []byte, base string, i int) []byte
+	item func(out *body, base string, i int)
 }
 
 // VT types and collections of the objects filetrail serves.
@@ -163,29 +164,30 @@ func fileNotFound(err error, hash string) error {
 	return err
 }
 
-func loadDownloadedFiles(ctx context.Context, st filetrail.Store, id string, req filetrail.PageRequest, full bool) (page, error) {
+func loadDownloadedFiles(ctx context.Context, st filetrail.Store, id string, req filetrail.PageRequest, form filetrail.AttributeForm) (page, error) {
 	a, err := parsedIP(id)
 	if err != nil {
 		return page{}, err
 	}
-	p, err := st.DownloadedFiles(ctx, a, req, full)
+	p, err := st.DownloadedFiles(ctx, a, req, form)
 	if err != nil {
 		return page{}, err
 	}
-	return page{count: p.Count, next: p.Next, n: len(p.Items), item: func(b []byte, base string, i int) []byte {
+	return page{count: p.Count, next: p.Next, n: len(p.Items), item: func(out *body, base string, i int) {
 		e := &p.Items[i]
-		if full {
-			b = appendObjectHead(b, base, fileType, fileCollection, e.FileID)
-			b = append(b, `,"attributes":`...)
-			b = appendRaw(b, e.Attributes)
+		if form == filetrail.WithoutAttributes {
+			out.b = appendDescriptorHead(out.b, fileType, e.FileID)
 		} else {
-			b = appendDescriptorHead(b, fileType, e.FileID)
+			out.b = appendObjectHead(out.b, base, fileType, fileCollection, e.FileID)
+			out.b = append(out.b, `,"attributes":`...)
+			out.appendDocument(e.Attributes, e.CompressedAttributes)
 		}
-		return appendContext(b, e.Context)
+		out.b = appendContext(out.b, e.Context)
 	}}, nil
 }
 
-func loadITWIPs(ctx context.Context, st filetrail.Store, hash string, req filetrail.PageRequest, full bool) (page, error) {
+func loadITWIPs(ctx context.Context, st filetrail.Store, hash string, req filetrail.PageRequest, form filetrail.AttributeForm) (page, error) {
+	full := form != filetrail.WithoutAttributes
 	p, err := st.ITWIPs(ctx, hash, req)
 	if err != nil {
 		return page{}, fileNotFound(err, hash)
@@ -200,9 +202,10 @@ func loadITWIPs(ctx context.Context, st filetrail.Store, hash string, req filetr
 			}
 		}
 	}
-	return page{count: p.Count, next: p.Next, n: len(p.Items), item: func(b []byte, base string, i int) []byte {
+	return page{count: p.Count, next: p.Next, n: len(p.Items), item: func(out *body, base string, i int) {
 		e := &p.Items[i]
 		id := e.IP.String()
+		b := out.b
 		if full {
 			b = appendObjectHead(b, base, ipType, ipCollection, id)
 			b = append(b, `,"attributes":`...)
@@ -210,7 +213,7 @@ func loadITWIPs(ctx context.Context, st filetrail.Store, hash string, req filetr
 		} else {
 			b = appendDescriptorHead(b, ipType, id)
 		}
-		return appendContext(b, e.Context)
+		out.b = appendContext(b, e.Context)
 	}}, nil
 }
 

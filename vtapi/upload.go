@@ -102,14 +102,15 @@ func (s *server) uploadURL(req *apiRequest) (work, error) {
 	if !req.key.Admin {
 		return nil, filetrail.Errorf(filetrail.CodeForbidden, msgForbidden)
 	}
-	return func(_ context.Context, b []byte) ([]byte, error) {
+	return func(_ context.Context, out *body) error {
 		tok, err := s.uploads.newToken(s.now())
 		if err != nil {
-			return nil, err
+			return err
 		}
-		b = append(b, `{"data":`...)
+		b := append(out.b, `{"data":`...)
 		b = appendString(b, req.base+uploadsPrefix+tok)
-		return append(b, '}'), nil
+		out.b = append(b, '}')
+		return nil
 	}, nil
 }
 
@@ -282,13 +283,13 @@ func (s *server) analysisObject(req *apiRequest) (work, error) {
 	if err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context, b []byte) ([]byte, error) {
+	return func(ctx context.Context, out *body) error {
 		f, err := s.store.File(ctx, md5)
 		if err != nil {
 			if filetrail.ErrorCode(err) == filetrail.CodeNotFound {
-				return nil, filetrail.Errorf(filetrail.CodeNotFound, "Analysis %q not found", truncate(id, 100))
+				return filetrail.Errorf(filetrail.CodeNotFound, "Analysis %q not found", truncate(id, 100))
 			}
-			return nil, err
+			return err
 		}
 		var info struct {
 			SHA256 string `json:"sha256,omitempty"`
@@ -302,14 +303,15 @@ func (s *server) analysisObject(req *apiRequest) (work, error) {
 		}
 		fi, err := json.Marshal(info)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		b = append(b, `{"data":{"type":"analysis","id":`...)
+		b := append(out.b, `{"data":{"type":"analysis","id":`...)
 		b = appendString(b, id)
 		b = append(b, `,"links":{"self":`...)
 		b = appendString(b, req.base+"/api/v3/analyses/"+id)
 		b = append(b, fmt.Sprintf(`},"attributes":{"date":%d,"status":"completed","stats":{"harmless":0,"type-unsupported":0,"suspicious":0,"confirmed-timeout":0,"timeout":0,"failure":0,"malicious":0,"undetected":0},"results":{}}},"meta":{"file_info":`, at)...)
 		b = append(b, fi...)
-		return append(b, `}}`...), nil
+		out.b = append(b, `}}`...)
+		return nil
 	}, nil
 }

@@ -295,6 +295,13 @@ func (d *Dataset) BigSighting(j, r int) filetrail.Sighting {
 	return d.sighting(BigIP(j), r, d.BigSeenAt(j, r))
 }
 
+// Sighting is ip serving file i at Unix time at: the same URL, names and
+// source as the dataset's own sightings, for generators that place edges
+// themselves.
+func (d *Dataset) Sighting(ip netip.Addr, i int, at int64) filetrail.Sighting {
+	return d.sighting(ip, i, at)
+}
+
 func (d *Dataset) sighting(ip netip.Addr, i int, at int64) filetrail.Sighting {
 	h := d.Hashes(i)
 	name := d.FileName(i)

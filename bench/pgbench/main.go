@@ -263,7 +263,7 @@ func checkStore(ctx context.Context, st namedStore, edges, deepAfter int) error 
 	if sum.FileCount != int64(edges) {
 		return fmt.Errorf("IP %s has %d files, want %d (stale or partial store?)", benchIP, sum.FileCount, edges)
 	}
-	p, err := st.s.DownloadedFiles(ctx, benchIP, filetrail.PageRequest{Limit: 1}, false)
+	p, err := st.s.DownloadedFiles(ctx, benchIP, filetrail.PageRequest{Limit: 1}, filetrail.WithoutAttributes)
 	if err != nil {
 		return err
 	}
@@ -276,7 +276,7 @@ func checkStore(ctx context.Context, st namedStore, edges, deepAfter int) error 
 	if deepAfter > 1 {
 		req.After = cursorAfter(edges, deepAfter-1)
 	}
-	p, err = st.s.DownloadedFiles(ctx, benchIP, req, false)
+	p, err = st.s.DownloadedFiles(ctx, benchIP, req, filetrail.WithoutAttributes)
 	if err != nil {
 		return err
 	}
@@ -334,7 +334,7 @@ func measureStore(ctx context.Context, st namedStore, pos position, limit, iters
 	req := filetrail.PageRequest{Limit: limit, After: pos.after}
 	wantFirst, _ := fileHashes(pos.first)
 	read := func() error {
-		p, err := st.s.DownloadedFiles(ctx, benchIP, req, true)
+		p, err := st.s.DownloadedFiles(ctx, benchIP, req, filetrail.WithAttributes)
 		if err != nil {
 			return err
 		}

@@ -34,7 +34,7 @@ func TestDatasetModel(t *testing.T) {
 	req := filetrail.PageRequest{Limit: 7}
 	seen := 0
 	for {
-		p, err := lite.DownloadedFiles(ctx, benchIP, req, false)
+		p, err := lite.DownloadedFiles(ctx, benchIP, req, filetrail.WithoutAttributes)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -318,7 +318,7 @@ func verify(ctx context.Context, d *dataset.Dataset, s filetrail.EvidenceReader)
 	if d.P.BigIPs == 0 || d.P.BigEdges < 3 {
 		return nil
 	}
-	first, err := s.DownloadedFiles(ctx, dataset.BigIP(0), filetrail.PageRequest{Limit: 2}, false)
+	first, err := s.DownloadedFiles(ctx, dataset.BigIP(0), filetrail.PageRequest{Limit: 2}, filetrail.WithoutAttributes)
 	if err != nil {
 		return err
 	}
@@ -328,7 +328,7 @@ func verify(ctx context.Context, d *dataset.Dataset, s filetrail.EvidenceReader)
 	}
 	p := d.P.BigEdges / 2
 	c, _ := d.CursorAfter(0, p)
-	deep, err := s.DownloadedFiles(ctx, dataset.BigIP(0), filetrail.PageRequest{Limit: 1, After: &c}, false)
+	deep, err := s.DownloadedFiles(ctx, dataset.BigIP(0), filetrail.PageRequest{Limit: 1, After: &c}, filetrail.WithoutAttributes)
 	if err != nil {
 		return err
 	}

@@ -53,7 +53,7 @@ func TestGenSeedsAndReuses(t *testing.T) {
 	if err != nil {
 		t.Fatalf("cursor %q: %v", cur, err)
 	}
-	page, err := s.DownloadedFiles(context.Background(), dataset.BigIP(0), filetrail.PageRequest{Limit: 40, After: &c}, true)
+	page, err := s.DownloadedFiles(context.Background(), dataset.BigIP(0), filetrail.PageRequest{Limit: 40, After: &c}, filetrail.WithAttributes)
 	s.Close()
 	if err != nil || len(page.Items) != 30 || page.Next != nil {
 		t.Fatalf("page after the 30th item: %d items, next %v, %v", len(page.Items), page.Next, err)

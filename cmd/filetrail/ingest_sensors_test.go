@@ -27,7 +27,7 @@ func edgesOf(t *testing.T, db, ip string) []string {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	page, err := st.DownloadedFiles(context.Background(), netipMust(ip), filetrail.PageRequest{Limit: 40}, false)
+	page, err := st.DownloadedFiles(context.Background(), netipMust(ip), filetrail.PageRequest{Limit: 40}, filetrail.WithoutAttributes)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -530,6 +530,7 @@ func (a *applier) applyFiles(ctx context.Context, comps map[string]*component, r
 	}
 
 	var fID, fSHA256, fSHA1, fMD5, fAttrs []string
+	var fDeflate [][]byte
 	var fIPCount, fSize, fFirst, fLast []int64
 	var ffID, ffSource, ffAttrs, ffDigest []string
 	var ffOrigin []int16
@@ -593,6 +594,7 @@ func (a *applier) applyFiles(ctx context.Context, comps map[string]*component, r
 		}
 		attrs := filetrail.MergeFile(c.hashes, slices.Collect(maps.Values(kept)), hints)
 		fID, fSHA256, fSHA1, fMD5, fAttrs = append(fID, c.id), append(fSHA256, c.hashes.SHA256), append(fSHA1, c.hashes.SHA1), append(fMD5, c.hashes.MD5), append(fAttrs, string(attrs))
+		fDeflate = append(fDeflate, filetrail.CompressAttributes(attrs))
 		fIPCount, fSize, fFirst, fLast = append(fIPCount, ipCount), append(fSize, hints.Size), append(fFirst, hints.FirstSeen), append(fLast, hints.LastSeen)
 
 		for _, x := range c.register {
@@ -625,9 +627,9 @@ func (a *applier) applyFiles(ctx context.Context, comps map[string]*component, r
 		}
 	}
 	if err := a.s.upsert(ctx, tx, "files", len(fID), []column{
-		textCol("file_id", fID), textCol("sha256", fSHA256), textCol("sha1", fSHA1), textCol("md5", fMD5), textCol("attributes", fAttrs),
+		textCol("file_id", fID), textCol("sha256", fSHA256), textCol("sha1", fSHA1), textCol("md5", fMD5), textCol("attributes", fAttrs), byteaCol("attributes_deflate", fDeflate),
 		int64Col("ip_count", fIPCount), int64Col("hint_size", fSize), int64Col("hint_first", fFirst), int64Col("hint_last", fLast),
-	}, `ON CONFLICT (file_id) DO UPDATE SET sha256 = excluded.sha256, sha1 = excluded.sha1, md5 = excluded.md5, attributes = excluded.attributes,
+	}, `ON CONFLICT (file_id) DO UPDATE SET sha256 = excluded.sha256, sha1 = excluded.sha1, md5 = excluded.md5, attributes = excluded.attributes, attributes_deflate = excluded.attributes_deflate,
 		ip_count = excluded.ip_count, hint_size = excluded.hint_size, hint_first = excluded.hint_first, hint_last = excluded.hint_last`); err != nil {
 		return err
 	}

@@ -223,7 +223,7 @@ func BenchmarkPage(b *testing.B) {
 	var deep *filetrail.Cursor
 	req := filetrail.PageRequest{Limit: filetrail.MaxPageLimit}
 	for seen := 0; seen < edges*9/10; {
-		p, err := pg.DownloadedFiles(b.Context(), ip, req, false)
+		p, err := pg.DownloadedFiles(b.Context(), ip, req, filetrail.WithoutAttributes)
 		if err != nil || p.Next == nil {
 			b.Fatalf("walking to the deep page: %v", err)
 		}
@@ -241,7 +241,7 @@ func BenchmarkPage(b *testing.B) {
 			b.Run(st.name+"/"+pos.name, func(b *testing.B) {
 				ctx := context.Background()
 				for range b.N {
-					p, err := st.s.DownloadedFiles(ctx, ip, filetrail.PageRequest{Limit: filetrail.MaxPageLimit, After: pos.after}, true)
+					p, err := st.s.DownloadedFiles(ctx, ip, filetrail.PageRequest{Limit: filetrail.MaxPageLimit, After: pos.after}, filetrail.WithAttributes)
 					if err != nil || len(p.Items) != filetrail.MaxPageLimit {
 						b.Fatalf("page: %d items, %v", len(p.Items), err)
 					}

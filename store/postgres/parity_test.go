@@ -26,16 +26,16 @@ func dump(t *testing.T, s filetrail.Store, w workload, limit int) []byte {
 			t.Fatalf("IPSummary(%s): %v", ip, err)
 		}
 		fmt.Fprintf(&out, "ip %s count=%d first=%d last=%d\n", sum.IP.Unmap(), sum.FileCount, sum.FirstSeen, sum.LastSeen)
-		for _, attrs := range []bool{true, false} {
+		for _, form := range []filetrail.AttributeForm{filetrail.WithAttributes, filetrail.WithoutAttributes, filetrail.WithCompressedAttributes} {
 			req := filetrail.PageRequest{Limit: limit}
 			for {
-				p, err := s.DownloadedFiles(ctx, ip, req, attrs)
+				p, err := s.DownloadedFiles(ctx, ip, req, form)
 				if err != nil {
 					t.Fatalf("DownloadedFiles(%s): %v", ip, err)
 				}
 				fmt.Fprintf(&out, " page count=%d items=%d\n", p.Count, len(p.Items))
 				for _, e := range p.Items {
-					fmt.Fprintf(&out, "  %s %d %d %s %s\n", e.FileID, e.FirstSeen, e.LastSeen, e.Context, e.Attributes)
+					fmt.Fprintf(&out, "  %s %d %d %s %s %x\n", e.FileID, e.FirstSeen, e.LastSeen, e.Context, e.Attributes, e.CompressedAttributes)
 				}
 				if p.Next == nil {
 					break

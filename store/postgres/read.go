@@ -39,7 +39,7 @@ func (s *Store) IPSummary(ctx context.Context, ip netip.Addr) (filetrail.IPSumma
 // read on edges (index edges_ip_page) with the count in the same round
 // trip, then, when attributes are asked for, one multi-get of the file
 // documents.
-func (s *Store) DownloadedFiles(ctx context.Context, ip netip.Addr, req filetrail.PageRequest, withAttributes bool) (filetrail.FilePage, error) {
+func (s *Store) DownloadedFiles(ctx context.Context, ip netip.Addr, req filetrail.PageRequest, form filetrail.AttributeForm) (filetrail.FilePage, error) {
 	key, err := filetrail.IPKey(ip)
 	if err != nil {
 		return filetrail.FilePage{}, err
@@ -47,12 +47,31 @@ func (s *Store) DownloadedFiles(ctx context.Context, ip netip.Addr, req filetrai
 	if err := req.Check(filetrail.CursorFiles); err != nil {
 		return filetrail.FilePage{}, err
 	}
+	docs, ok := documentQueries[form]
+	if !ok {
+		return filetrail.FilePage{}, filetrail.Errorf(filetrail.CodeInvalidArgument, "unknown attribute form %d", form)
+	}
 	return retryMoved("read downloaded files", "files are being merged, retry later", func() (filetrail.FilePage, error) {
-		return s.downloadedFiles(ctx, key, req, withAttributes)
+		return s.downloadedFiles(ctx, key, req, docs)
 	})
 }
 
-func (s *Store) downloadedFiles(ctx context.Context, ip string, req filetrail.PageRequest, withAttributes bool) (filetrail.FilePage, error) {
+// documentQueries read the documents of a page's files per attribute form:
+// the JSON text and the compressed copy. A document written before the
+// compressed copy existed comes as text. "" reads none.
+var documentQueries = map[filetrail.AttributeForm]string{
+	filetrail.WithoutAttributes:        "",
+	filetrail.WithAttributes:           `SELECT file_id, attributes, NULL::bytea FROM files WHERE file_id = ANY($1)`,
+	filetrail.WithCompressedAttributes: `SELECT file_id, CASE WHEN attributes_deflate IS NULL THEN attributes END, attributes_deflate FROM files WHERE file_id = ANY($1)`,
+}
+
+// document is one file's document in the form a page asked for.
+type document struct {
+	text       json.RawMessage
+	compressed []byte
+}
+
+func (s *Store) downloadedFiles(ctx context.Context, ip string, req filetrail.PageRequest, docsQuery string) (filetrail.FilePage, error) {
 	var page filetrail.FilePage
 	b := &pgx.Batch{}
 	b.Queue(`SELECT file_count FROM ip_stats WHERE ip = $1`, ip).QueryRow(func(row pgx.Row) error {
@@ -71,28 +90,37 @@ func (s *Store) downloadedFiles(ctx context.Context, ip string, req filetrail.Pa
 	page.Items, page.Next = trimPage(page.Items, req.Limit, func(last filetrail.FileEdge) filetrail.Cursor {
 		return filetrail.Cursor{Kind: filetrail.CursorFiles, Time: last.FirstSeen, ID: last.FileID}
 	})
-	if !withAttributes || len(page.Items) == 0 {
+	if docsQuery == "" || len(page.Items) == 0 {
 		return page, nil
 	}
 	ids := make([]string, len(page.Items))
 	for i, e := range page.Items {
 		ids[i] = e.FileID
 	}
-	attrs := make(map[string]json.RawMessage, len(ids))
-	r, err := s.pool.Query(ctx, `SELECT file_id, attributes FROM files WHERE file_id = ANY($1)`, ids)
+	docs := make(map[string]document, len(ids))
+	r, err := s.pool.Query(ctx, docsQuery, ids)
 	if err != nil {
 		return filetrail.FilePage{}, err
 	}
-	var id, a string
-	if _, err := pgx.ForEachRow(r, []any{&id, &a}, func() error { attrs[id] = json.RawMessage(a); return nil }); err != nil {
+	var id string
+	var text *string
+	var compressed []byte
+	if _, err := pgx.ForEachRow(r, []any{&id, &text, &compressed}, func() error {
+		d := document{compressed: compressed}
+		if text != nil {
+			d.text = json.RawMessage(*text)
+		}
+		docs[id] = d
+		return nil
+	}); err != nil {
 		return filetrail.FilePage{}, err
 	}
 	for i := range page.Items {
-		a, ok := attrs[page.Items[i].FileID]
+		d, ok := docs[page.Items[i].FileID]
 		if !ok {
 			return filetrail.FilePage{}, errMoved
 		}
-		page.Items[i].Attributes = a
+		page.Items[i].Attributes, page.Items[i].CompressedAttributes = d.text, d.compressed
 	}
 	return page, nil
 }

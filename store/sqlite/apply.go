@@ -503,12 +503,12 @@ func (a *applier) deriveFiles() error {
 		if f == nil {
 			continue // merged away
 		}
-		if doc := string(filetrail.MergeFile(f.h, f.facts, f.hints)); doc != f.attrs {
-			rows = append(rows, []any{id, doc})
+		if doc := filetrail.MergeFile(f.h, f.facts, f.hints); string(doc) != f.attrs {
+			rows = append(rows, []any{id, string(doc), filetrail.CompressAttributes(doc)})
 		}
 	}
-	return execValues(a.ctx, a.tx, "INSERT INTO files (id, attributes)",
-		"ON CONFLICT (id) DO UPDATE SET attributes = excluded.attributes", 2, rows, nil)
+	return execValues(a.ctx, a.tx, "INSERT INTO files (id, attributes, attributes_deflate)",
+		"ON CONFLICT (id) DO UPDATE SET attributes = excluded.attributes, attributes_deflate = excluded.attributes_deflate", 3, rows, nil)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -102,7 +102,7 @@ func BenchmarkDownloadedFiles(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			req := filetrail.PageRequest{Limit: filetrail.MaxPageLimit, After: c.after}
 			for b.Loop() {
-				p, err := s.DownloadedFiles(b.Context(), ip, req, true)
+				p, err := s.DownloadedFiles(b.Context(), ip, req, filetrail.WithAttributes)
 				if err != nil {
 					b.Fatal(err)
 				}

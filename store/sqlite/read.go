@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/netip"
 
 	"github.com/filetrail/filetrail"
@@ -28,9 +27,9 @@ func (s *Store) IPSummary(ctx context.Context, ip netip.Addr) (filetrail.IPSumma
 
 // DownloadedFiles returns a page of the files ip served, newest first by
 // first_seen, ties by file id descending: one keyset range read on
-// edges_by_ip, LIMIT n+1, joined to the file documents when withAttributes.
-// The stored JSON is returned as is.
-func (s *Store) DownloadedFiles(ctx context.Context, ip netip.Addr, req filetrail.PageRequest, withAttributes bool) (filetrail.FilePage, error) {
+// edges_by_ip, LIMIT n+1, joined to the file documents in the form asked.
+// The stored bytes are returned as they are.
+func (s *Store) DownloadedFiles(ctx context.Context, ip netip.Addr, req filetrail.PageRequest, form filetrail.AttributeForm) (filetrail.FilePage, error) {
 	key, err := filetrail.IPKey(ip)
 	if err != nil {
 		return filetrail.FilePage{}, err
@@ -38,21 +37,24 @@ func (s *Store) DownloadedFiles(ctx context.Context, ip netip.Addr, req filetrai
 	if err := req.Check(filetrail.CursorFiles); err != nil {
 		return filetrail.FilePage{}, err
 	}
+	docs, ok := documentColumns[form]
+	if !ok {
+		return filetrail.FilePage{}, filetrail.Errorf(filetrail.CodeInvalidArgument, "unknown attribute form %d", form)
+	}
 	// One statement, so one snapshot: the page and the count (an
 	// uncorrelated subquery, evaluated once) agree.
-	cols := "e.file_id, e.first_seen, e.last_seen, e.context, NULL"
-	from := "edges e"
-	if withAttributes {
-		cols = "e.file_id, e.first_seen, e.last_seen, e.context, f.attributes"
-		from = "edges e LEFT JOIN files f ON f.id = e.file_id"
+	q := "SELECT e.file_id, e.first_seen, e.last_seen, e.context, " + docs +
+		", (SELECT file_count FROM ips WHERE ip = ?1) FROM edges e"
+	if form != filetrail.WithoutAttributes {
+		q += " LEFT JOIN files f ON f.id = e.file_id"
 	}
-	q := "SELECT " + cols + ", (SELECT file_count FROM ips WHERE ip = ?1) FROM " + from + " WHERE e.ip = ?1"
-	args := []any{key}
+	q += " WHERE e.ip = ?1"
+	args := []any{key, req.Limit + 1}
 	if req.After != nil {
-		q += " AND (e.first_seen, e.file_id) < (?2, ?3)"
+		q += " AND (e.first_seen, e.file_id) < (?3, ?4)"
 		args = append(args, req.After.Time, req.After.ID)
 	}
-	q += fmt.Sprintf(" ORDER BY e.first_seen DESC, e.file_id DESC LIMIT %d", req.Limit+1)
+	q += " ORDER BY e.first_seen DESC, e.file_id DESC LIMIT ?2"
 
 	page := filetrail.FilePage{Items: make([]filetrail.FileEdge, 0, req.Limit+1)}
 	rows, err := s.r.QueryContext(ctx, q, args...)
@@ -63,14 +65,14 @@ func (s *Store) DownloadedFiles(ctx context.Context, ip netip.Addr, req filetrai
 	for rows.Next() {
 		var e filetrail.FileEdge
 		var ctxJSON, attrs []byte
-		if err := rows.Scan(&e.FileID, &e.FirstSeen, &e.LastSeen, &ctxJSON, &attrs, &page.Count); err != nil {
+		if err := rows.Scan(&e.FileID, &e.FirstSeen, &e.LastSeen, &ctxJSON, &attrs, &e.CompressedAttributes, &page.Count); err != nil {
 			return filetrail.FilePage{}, mapErr(err, "downloaded files")
 		}
 		e.Context = json.RawMessage(ctxJSON)
-		if withAttributes {
-			if attrs == nil {
-				attrs = []byte("{}")
-			}
+		if form != filetrail.WithoutAttributes && attrs == nil && e.CompressedAttributes == nil {
+			attrs = []byte("{}") // no file row: an empty document
+		}
+		if attrs != nil {
 			e.Attributes = json.RawMessage(attrs)
 		}
 		page.Items = append(page.Items, e)
@@ -90,6 +92,15 @@ func (s *Store) DownloadedFiles(ctx context.Context, ip netip.Addr, req filetrai
 		page.Next = &filetrail.Cursor{Kind: filetrail.CursorFiles, Time: last.FirstSeen, ID: last.FileID}
 	}
 	return page, nil
+}
+
+// documentColumns are the two document columns of a page row per form:
+// the JSON text and the compressed copy. A document written before the
+// compressed copy existed comes as text.
+var documentColumns = map[filetrail.AttributeForm]string{
+	filetrail.WithoutAttributes:        "NULL, NULL",
+	filetrail.WithAttributes:           "f.attributes, NULL",
+	filetrail.WithCompressedAttributes: "CASE WHEN f.attributes_deflate IS NULL THEN f.attributes END, f.attributes_deflate",
 }
 
 // fileIDOf returns the id of the file known by hash, or NotFound.

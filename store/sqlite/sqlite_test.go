@@ -176,7 +176,7 @@ func TestMigrateFromV1(t *testing.T) {
 	if err != nil || f.ID != a || string(f.Attributes) != `{"x":1}` || f.IPCount != 1 {
 		t.Fatalf("File(md5) = %+v, %v; want the v1 file", f, err)
 	}
-	p, err := s.DownloadedFiles(t.Context(), netip.MustParseAddr(ip), filetrail.PageRequest{Limit: 10}, false)
+	p, err := s.DownloadedFiles(t.Context(), netip.MustParseAddr(ip), filetrail.PageRequest{Limit: 10}, filetrail.WithoutAttributes)
 	if err != nil || len(p.Items) != 1 || p.Count != 1 || string(p.Items[0].Context) != `{"ctx":1}` {
 		t.Fatalf("DownloadedFiles = %+v, %v; want the v1 edge", p, err)
 	}
@@ -190,7 +190,7 @@ func TestMigrateFromV1(t *testing.T) {
 		t.Errorf("File after Apply = %s, %v\nwant %s", f.Attributes, err, want)
 	}
 	_, _, ctx := filetrail.EdgeContext([]filetrail.Evidence{{URL: "http://u", Source: "zeek", FirstSeen: t1 - 5, LastSeen: t2}})
-	p, err = s.DownloadedFiles(t.Context(), netip.MustParseAddr(ip), filetrail.PageRequest{Limit: 10}, false)
+	p, err = s.DownloadedFiles(t.Context(), netip.MustParseAddr(ip), filetrail.PageRequest{Limit: 10}, filetrail.WithoutAttributes)
 	if err != nil || len(p.Items) != 1 || p.Count != 1 || string(p.Items[0].Context) != string(ctx) || p.Items[0].FirstSeen != t1-5 {
 		t.Errorf("DownloadedFiles after Apply = %+v, %v; want context %s", p, err, ctx)
 	}

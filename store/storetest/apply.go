@@ -19,7 +19,7 @@ func testEdgesFromSightings(t *testing.T, open Opener) {
 	apply(t, s, sightings(sighting("192.0.2.1", a, "http://x/a", "zeek", t0+10), sighting("192.0.2.1", b, "http://x/b", "zeek", t0+20)))
 	apply(t, s, sightings(sighting("192.0.2.1", a, "http://x/a2", "zeek", t0+30)))
 
-	got := allFiles(t, s, "192.0.2.1", 10, false)
+	got := allFiles(t, s, "192.0.2.1", 10, filetrail.WithoutAttributes)
 	want := []filetrail.FileEdge{
 		{FileID: b.SHA256, FirstSeen: t0 + 20, LastSeen: t0 + 20},
 		{FileID: a.SHA256, FirstSeen: t0 + 10, LastSeen: t0 + 50},
@@ -60,7 +60,7 @@ func testEdgeContext(t *testing.T, open Opener) {
 	// Split the batch to check the evidence is merged across batches.
 	apply(t, s, &filetrail.Batch{Sightings: batch.Sightings[7:]}, &filetrail.Batch{Sightings: batch.Sightings[:7]})
 
-	got := allFiles(t, s, "192.0.2.7", 1, false)
+	got := allFiles(t, s, "192.0.2.7", 1, filetrail.WithoutAttributes)
 	if len(got) != 1 {
 		t.Fatalf("edges %v, want one", fileIDs(got))
 	}
@@ -101,7 +101,7 @@ func testCounts(t *testing.T, open Opener) {
 			if got := summary(t, s, ip).FileCount; got != n {
 				t.Errorf("IPSummary(%s).FileCount = %d, want %d", ip, got, n)
 			}
-			p, err := s.DownloadedFiles(t.Context(), addr(ip), filetrail.PageRequest{Limit: 1}, false)
+			p, err := s.DownloadedFiles(t.Context(), addr(ip), filetrail.PageRequest{Limit: 1}, filetrail.WithoutAttributes)
 			if err != nil || p.Count != n {
 				t.Errorf("DownloadedFiles(%s).Count = %d (%v), want %d", ip, p.Count, err, n)
 			}

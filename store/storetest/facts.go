@@ -1,10 +1,12 @@
 package storetest
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 
 	"github.com/filetrail/filetrail"
+	"github.com/filetrail/filetrail/internal/stitch"
 )
 
 // storedFacts prepares facts as a store keeps them.
@@ -115,8 +117,20 @@ func testFactsMergeFile(t *testing.T, open Opener) {
 			t.Errorf("File(%s) = %s %s\nwant %s %s", hash, f.ID, f.Attributes, h.SHA256, want)
 		}
 	}
-	edges := allFiles(t, s, "192.0.2.1", 1, true)
+	edges := allFiles(t, s, "192.0.2.1", 1, filetrail.WithAttributes)
 	if len(edges) != 1 || !sameJSON(edges[0].Attributes, want) {
 		t.Errorf("DownloadedFiles attributes = %v, want the file's", edges)
+	}
+	// The compressed copy is written with the document and holds exactly
+	// its bytes.
+	p, err := s.DownloadedFiles(t.Context(), addr("192.0.2.1"), filetrail.PageRequest{Limit: 1}, filetrail.WithCompressedAttributes)
+	if err != nil || len(p.Items) != 1 {
+		t.Fatalf("DownloadedFiles compressed: %d items, %v", len(p.Items), err)
+	}
+	if it := p.Items[0]; it.Attributes != nil || it.CompressedAttributes == nil {
+		t.Fatalf("DownloadedFiles compressed: item has text %q and %d compressed bytes, want the compressed copy only", it.Attributes, len(it.CompressedAttributes))
+	}
+	if plain, err := stitch.Decompress(p.Items[0].CompressedAttributes); err != nil || !bytes.Equal(plain, edges[0].Attributes) {
+		t.Errorf("compressed copy decompresses to %q (%v), want the document's exact bytes %q", plain, err, edges[0].Attributes)
 	}
 }

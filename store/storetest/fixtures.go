@@ -11,6 +11,8 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/filetrail/filetrail/internal/stitch"
+
 	"github.com/filetrail/filetrail"
 )
 
@@ -109,12 +111,42 @@ func summary(t testing.TB, s filetrail.Store, ip string) filetrail.IPSummary {
 	return sum
 }
 
+// attributeForms are every AttributeForm.
+var attributeForms = []filetrail.AttributeForm{filetrail.WithoutAttributes, filetrail.WithAttributes, filetrail.WithCompressedAttributes}
+
+// asText checks that an item carries its document in the form asked for and
+// returns it with the document as text: a compressed document is
+// decompressed into Attributes.
+func asText(t testing.TB, form filetrail.AttributeForm, it filetrail.FileEdge) filetrail.FileEdge {
+	t.Helper()
+	hasText, hasCompressed := it.Attributes != nil, it.CompressedAttributes != nil
+	switch {
+	case form == filetrail.WithoutAttributes && (hasText || hasCompressed),
+		form == filetrail.WithAttributes && (!hasText || hasCompressed),
+		form == filetrail.WithCompressedAttributes && hasText == hasCompressed:
+		t.Fatalf("item %s asked with form %d has text %q and %d compressed bytes", it.FileID, form, it.Attributes, len(it.CompressedAttributes))
+	}
+	if hasCompressed {
+		plain, err := stitch.Decompress(it.CompressedAttributes)
+		if err != nil {
+			t.Fatalf("item %s: compressed attributes: %v", it.FileID, err)
+		}
+		it.Attributes, it.CompressedAttributes = plain, nil
+	}
+	return it
+}
+
 // allFiles iterates every page of ip's downloaded_files at the given limit
 // and returns the items in order. It checks the page invariants on the way:
 // at most limit items, never an empty page with a cursor, a cursor after
 // every full page but the last, the same Count on every page and equal to
 // the number of items.
-func allFiles(t testing.TB, s filetrail.Store, ip string, limit int, withAttributes bool) []filetrail.FileEdge {
+//
+// With WithCompressedAttributes each item must carry exactly one of the two
+// forms; a compressed document must decompress to a valid fragment, and is
+// returned as text in Attributes (CompressedAttributes cleared) so callers
+// compare one form.
+func allFiles(t testing.TB, s filetrail.Store, ip string, limit int, form filetrail.AttributeForm) []filetrail.FileEdge {
 	t.Helper()
 	var items []filetrail.FileEdge
 	req := filetrail.PageRequest{Limit: limit}
@@ -123,15 +155,13 @@ func allFiles(t testing.TB, s filetrail.Store, ip string, limit int, withAttribu
 		if pages > 10000 {
 			t.Fatalf("DownloadedFiles(%s, limit %d): more than 10000 pages", ip, limit)
 		}
-		p, err := s.DownloadedFiles(t.Context(), addr(ip), req, withAttributes)
+		p, err := s.DownloadedFiles(t.Context(), addr(ip), req, form)
 		if err != nil {
 			t.Fatalf("DownloadedFiles(%s, limit %d, page %d): %v", ip, limit, pages, err)
 		}
 		checkPage(t, fmt.Sprintf("DownloadedFiles(%s, limit %d, page %d)", ip, limit, pages), len(p.Items), limit, p.Count, &count, p.Next)
-		for _, it := range p.Items {
-			if withAttributes != (it.Attributes != nil) {
-				t.Fatalf("DownloadedFiles(%s, withAttributes=%v): item %s has attributes %q", ip, withAttributes, it.FileID, it.Attributes)
-			}
+		for i := range p.Items {
+			p.Items[i] = asText(t, form, p.Items[i])
 		}
 		items = append(items, p.Items...)
 		if p.Next == nil {

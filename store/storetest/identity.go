@@ -23,7 +23,7 @@ func testWeakHashIsItsOwnFile(t *testing.T, open Opener) {
 			t.Errorf("File(%s) = {%s, IPCount %d}, want itself with 1 IP", id, f.ID, f.IPCount)
 		}
 	}
-	if got := fileIDs(allFiles(t, s, "192.0.2.1", 10, false)); !slices.Equal(got, []string{h.SHA1, h.MD5}) {
+	if got := fileIDs(allFiles(t, s, "192.0.2.1", 10, filetrail.WithoutAttributes)); !slices.Equal(got, []string{h.SHA1, h.MD5}) {
 		t.Errorf("DownloadedFiles = %v, want [sha1 md5]", got)
 	}
 	_, err := s.File(t.Context(), h.SHA256)
@@ -111,12 +111,12 @@ func testMergeIntoSHA256(t *testing.T, open Opener) {
 		if got := summary(t, s, ip); got != want {
 			t.Errorf("IPSummary(%s) = %+v, want %+v", ip, got, want)
 		}
-		edges := allFiles(t, s, ip, 5, true)
+		edges := allFiles(t, s, ip, 5, filetrail.WithAttributes)
 		if len(edges) != 1 || edges[0].FileID != h.SHA256 {
 			t.Errorf("DownloadedFiles(%s) = %v, want [%s]", ip, fileIDs(edges), h.SHA256)
 		}
 	}
-	edge := allFiles(t, s, "192.0.2.1", 5, false)[0]
+	edge := allFiles(t, s, "192.0.2.1", 5, filetrail.WithoutAttributes)[0]
 	want := edgeContext(filetrail.Evidence{URL: "http://a/1", Source: "zeek", FirstSeen: t0 + 100, LastSeen: t0 + 100},
 		filetrail.Evidence{URL: "http://a/2", Source: "cowrie", FirstSeen: t0 + 200, LastSeen: t0 + 200})
 	if edge.FirstSeen != t0+100 || edge.LastSeen != t0+200 || !sameJSON(edge.Context, want) {

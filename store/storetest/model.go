@@ -197,7 +197,7 @@ func (m *model) check(t testing.TB, s filetrail.Store) {
 			t.Fatalf("IPSummary(%s) = %+v, want %+v", ipText, got, want.summary)
 		}
 		for _, limit := range []int{3, filetrail.MaxPageLimit} {
-			got := allFiles(t, s, ipText, limit, true)
+			got := allFiles(t, s, ipText, limit, filetrail.AttributeForm(limit%2+1)) // text or compressed
 			if len(got) != len(want.files) {
 				t.Fatalf("DownloadedFiles(%s, limit %d): %d items %v, want %d %v", ipText, limit, len(got), fileIDs(got), len(want.files), fileIDs(want.files))
 			}

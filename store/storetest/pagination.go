@@ -60,8 +60,8 @@ func testPaginationFiles(t *testing.T, open Opener) {
 	s := open(t)
 	ip, want, _, _ := fanOut(t, s, 25)
 	for limit := 1; limit <= filetrail.MaxPageLimit; limit++ {
-		for _, attrs := range []bool{false, true} {
-			if got := fileIDs(allFiles(t, s, ip, limit, attrs)); !slices.Equal(got, want) {
+		for _, form := range attributeForms {
+			if got := fileIDs(allFiles(t, s, ip, limit, form)); !slices.Equal(got, want) {
 				t.Fatalf("limit %d: files\n %v\nwant\n %v", limit, got, want)
 			}
 		}
@@ -85,14 +85,14 @@ func testPaginationIPs(t *testing.T, open Opener) {
 func testPaginationCursors(t *testing.T, open Opener) {
 	s := open(t)
 	ip, files, hash, ips := fanOut(t, s, 12)
-	all := allFiles(t, s, ip, filetrail.MaxPageLimit, false)
+	all := allFiles(t, s, ip, filetrail.MaxPageLimit, filetrail.WithoutAttributes)
 	for i, e := range all {
 		for _, c := range []filetrail.Cursor{
 			{Kind: filetrail.CursorFiles, Time: e.FirstSeen, ID: e.FileID},
 			// Between e and the next item: same time, an id just above e's.
 			{Kind: filetrail.CursorFiles, Time: e.FirstSeen, ID: e.FileID + "0"},
 		} {
-			p, err := s.DownloadedFiles(t.Context(), addr(ip), filetrail.PageRequest{Limit: 3, After: &c}, false)
+			p, err := s.DownloadedFiles(t.Context(), addr(ip), filetrail.PageRequest{Limit: 3, After: &c}, filetrail.WithoutAttributes)
 			if err != nil {
 				t.Fatalf("after %+v: %v", c, err)
 			}
@@ -114,13 +114,13 @@ func testPaginationCursors(t *testing.T, open Opener) {
 		t.Errorf("ITWIPs after the first: %v (%v), want %v", ipTexts(ipPage.Items), err, ips[1:3])
 	}
 
-	_, err = s.DownloadedFiles(t.Context(), addr(ip), filetrail.PageRequest{Limit: 3, After: &filetrail.Cursor{Kind: filetrail.CursorIPs, Time: t0, ID: "192.0.2.1"}}, false)
+	_, err = s.DownloadedFiles(t.Context(), addr(ip), filetrail.PageRequest{Limit: 3, After: &filetrail.Cursor{Kind: filetrail.CursorIPs, Time: t0, ID: "192.0.2.1"}}, filetrail.WithoutAttributes)
 	wantCode(t, err, filetrail.CodeInvalidArgument, "DownloadedFiles with an itw_ips cursor")
 	_, err = s.ITWIPs(t.Context(), hash, filetrail.PageRequest{Limit: 3, After: &filetrail.Cursor{Kind: filetrail.CursorFiles, Time: t0, ID: hash}})
 	wantCode(t, err, filetrail.CodeInvalidArgument, "ITWIPs with a downloaded_files cursor")
 
 	end := &filetrail.Cursor{Kind: filetrail.CursorFiles, Time: 0, ID: strings.Repeat("0", 64)}
-	p, err := s.DownloadedFiles(t.Context(), addr(ip), filetrail.PageRequest{Limit: 3, After: end}, true)
+	p, err := s.DownloadedFiles(t.Context(), addr(ip), filetrail.PageRequest{Limit: 3, After: end}, filetrail.WithAttributes)
 	if err != nil || len(p.Items) != 0 || p.Next != nil || p.Count != int64(len(files)) {
 		t.Errorf("past the end: %d items, next %v, count %d, err %v; want an empty last page", len(p.Items), p.Next, p.Count, err)
 	}
@@ -137,7 +137,7 @@ func testPaginationLimits(t *testing.T, open Opener) {
 	h := hashesOf("limits")
 	apply(t, s, sightings(sighting("192.0.2.1", h, "u", "s", t0)))
 	for _, limit := range []int{0, -1, filetrail.MaxPageLimit + 1} {
-		_, err := s.DownloadedFiles(t.Context(), addr("192.0.2.1"), filetrail.PageRequest{Limit: limit}, false)
+		_, err := s.DownloadedFiles(t.Context(), addr("192.0.2.1"), filetrail.PageRequest{Limit: limit}, filetrail.WithoutAttributes)
 		wantCode(t, err, filetrail.CodeInvalidArgument, fmt.Sprintf("DownloadedFiles limit %d", limit))
 		_, err = s.ITWIPs(t.Context(), h.SHA256, filetrail.PageRequest{Limit: limit})
 		wantCode(t, err, filetrail.CodeInvalidArgument, fmt.Sprintf("ITWIPs limit %d", limit))
@@ -190,7 +190,7 @@ func testConcurrentIngest(t *testing.T, open Opener) {
 		seen := map[string]bool{}
 		req := filetrail.PageRequest{Limit: 7}
 		for pages := 0; ; pages++ {
-			p, err := s.DownloadedFiles(t.Context(), addr(ip), req, round%2 == 0)
+			p, err := s.DownloadedFiles(t.Context(), addr(ip), req, filetrail.AttributeForm(round%3))
 			if err != nil {
 				close(stop)
 				wg.Wait()

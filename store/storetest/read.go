@@ -15,8 +15,8 @@ func testUnknownIP(t *testing.T, open Opener) {
 		if sum.FileCount != 0 || sum.FirstSeen != 0 || sum.LastSeen != 0 {
 			t.Errorf("IPSummary(%s) = %+v, want zero", ip, sum)
 		}
-		for _, attrs := range []bool{false, true} {
-			p, err := s.DownloadedFiles(t.Context(), addr(ip), filetrail.PageRequest{Limit: 10}, attrs)
+		for _, form := range attributeForms {
+			p, err := s.DownloadedFiles(t.Context(), addr(ip), filetrail.PageRequest{Limit: 10}, form)
 			if err != nil || len(p.Items) != 0 || p.Count != 0 || p.Next != nil {
 				t.Errorf("DownloadedFiles(%s) = %d items, count %d, next %v, err %v; want an empty page", ip, len(p.Items), p.Count, p.Next, err)
 			}

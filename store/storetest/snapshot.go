@@ -32,7 +32,7 @@ func snapshot(t testing.TB, s filetrail.Store, ips, hashes []string) []byte {
 	for _, ip := range ips {
 		add("summary "+ip, summary(t, s, ip))
 		for _, limit := range []int{1, 2, 7, filetrail.MaxPageLimit} {
-			for _, attrs := range []bool{false, true} {
+			for _, attrs := range attributeForms {
 				req := filetrail.PageRequest{Limit: limit}
 				for {
 					p, err := s.DownloadedFiles(t.Context(), addr(ip), req, attrs)

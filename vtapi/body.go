@@ -1,0 +1,154 @@
+package vtapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/filetrail/filetrail"
+	"github.com/filetrail/filetrail/internal/stitch"
+)
+
+// A body is a response being assembled. Routes append JSON text to b with
+// the append helpers; stored file documents go through appendDocument.
+// For a client that accepts gzip, documents are asked from the store in
+// their precompressed form and kept aside as splices; send then stitches
+// text and fragments into one gzip stream (package stitch), so no stored
+// document is compressed per request.
+type body struct {
+	b       []byte   // the JSON text, less the spliced documents
+	splices []splice // compressed documents, by ascending position in b
+	gzip    bool     // the client accepts gzip
+	member  []byte   // the gzip stream, built by send
+}
+
+// A splice is a precompressed document that belongs at offset at of the
+// body's text.
+type splice struct {
+	at       int
+	fragment stitch.Fragment
+}
+
+var bodyPool = sync.Pool{New: func() any { return &body{b: make([]byte, 0, 16<<10)} }}
+
+// getBody returns an empty body for r's response.
+func getBody(r *http.Request) *body {
+	bd := bodyPool.Get().(*body)
+	bd.gzip = acceptsGzip(r.Header.Values("Accept-Encoding"))
+	return bd
+}
+
+// putBody recycles bd; it must not be used after.
+func putBody(bd *body) {
+	if cap(bd.b) > maxPooledBuffer || cap(bd.member) > maxPooledBuffer {
+		return
+	}
+	bd.b, bd.splices, bd.member = bd.b[:0], bd.splices[:0], bd.member[:0]
+	bodyPool.Put(bd)
+}
+
+// documentForm is the form in which file documents should be read for
+// this body: compressed for a gzip response, else text.
+func (bd *body) documentForm() filetrail.AttributeForm {
+	if bd.gzip {
+		return filetrail.WithCompressedAttributes
+	}
+	return filetrail.WithAttributes
+}
+
+// appendDocument adds a stored attributes document: as a splice when the
+// store gave its compressed copy, else as text ({} when empty).
+func (bd *body) appendDocument(text json.RawMessage, compressed []byte) {
+	if compressed != nil && bd.gzip {
+		f, err := stitch.Parse(compressed)
+		if err != nil {
+			// The stores write only valid copies: this is a bug or a
+			// damaged database, answered as an internal error.
+			panic("vtapi: corrupt compressed document in the store: " + err.Error())
+		}
+		bd.splices = append(bd.splices, splice{at: len(bd.b), fragment: f})
+		return
+	}
+	if compressed != nil { // not asked for by documentForm; kept correct anyway
+		plain, err := stitch.Decompress(compressed)
+		if err == nil {
+			text = plain
+		}
+	}
+	bd.b = appendRaw(bd.b, text)
+}
+
+// send writes the body with the given status: a gzip stream with its
+// Content-Length when the client accepts gzip, else the text. Either way
+// the response varies on Accept-Encoding.
+func (bd *body) send(w http.ResponseWriter, status int) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Add("Vary", "Accept-Encoding")
+	out := bd.b
+	if bd.gzip {
+		out = bd.stitch()
+		h.Set("Content-Encoding", "gzip")
+	}
+	h.Set("Content-Length", strconv.Itoa(len(out)))
+	w.WriteHeader(status)
+	w.Write(out) // a write error means the client is gone: nothing to do
+}
+
+// stitch builds the gzip stream of the body: the text between splices as
+// plain runs, each splice's fragment as it is stored.
+func (bd *body) stitch() []byte {
+	var zw stitch.Writer
+	zw.Reset(bd.member[:0])
+	prev := 0
+	for _, s := range bd.splices {
+		zw.Plain(bd.b[prev:s.at])
+		prev = s.at
+		zw.Fragment(s.fragment)
+	}
+	zw.Plain(bd.b[prev:])
+	bd.member = zw.Finish()
+	return bd.member
+}
+
+// writeJSON sends a JSON text with the given status, gzip-compressed when
+// the client accepts it (see body.send).
+func writeJSON(w http.ResponseWriter, r *http.Request, status int, text []byte) {
+	bd := getBody(r)
+	defer putBody(bd)
+	bd.b = append(bd.b, text...)
+	bd.send(w, status)
+}
+
+// acceptsGzip reports whether Accept-Encoding header values accept gzip:
+// a "gzip" (or "x-gzip") coding whose q value is not zero.
+func acceptsGzip(values []string) bool {
+	for _, v := range values {
+		for coding := range strings.SplitSeq(v, ",") {
+			name, params, _ := strings.Cut(coding, ";")
+			name = strings.TrimSpace(name)
+			if !strings.EqualFold(name, "gzip") && !strings.EqualFold(name, "x-gzip") {
+				continue
+			}
+			if !zeroQuality(params) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// zeroQuality reports whether coding parameters say q=0 (not acceptable).
+func zeroQuality(params string) bool {
+	for p := range strings.SplitSeq(params, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(k), "q") {
+			continue
+		}
+		q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		return err == nil && q == 0
+	}
+	return false
+}
