@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 
@@ -14,7 +15,9 @@ type migrateCmd struct {
 }
 
 // Run opens the store, which applies its pending migrations, distributes
-// the tables when --citus is set, and prints the schema version.
+// the tables when --citus is set, prints the schema version, and writes
+// the compressed copies of documents that older versions stored without
+// one (resumable; serving and ingestion may run meanwhile).
 func (c *migrateCmd) Run(a *app) error {
 	if c.Citus {
 		if kind, _ := parseDSN(c.Store); kind != "postgres" {
@@ -35,7 +38,22 @@ func (c *migrateCmd) Run(a *app) error {
 		return err
 	}
 	fmt.Fprintf(a.stdout, "schema version %d\n", v)
+	if dc, ok := st.(documentCompressor); ok {
+		bar := newCountBar(a.stderr, "compressing documents")
+		n, err := dc.CompressDocuments(a.ctx, bar.set)
+		bar.finish()
+		if err != nil {
+			return fmt.Errorf("compressing stored documents: %w", err)
+		}
+		fmt.Fprintf(a.stdout, "%d documents compressed\n", n)
+	}
 	return nil
+}
+
+// documentCompressor is a store that can write the missing compressed
+// copies of documents written by older versions (both stores are).
+type documentCompressor interface {
+	CompressDocuments(ctx context.Context, progress func(done, total int64)) (int64, error)
 }
 
 // version is the release version, set at link time with

@@ -8,6 +8,7 @@ import (
 	"github.com/filetrail/filetrail"
 	"github.com/filetrail/filetrail/store/postgres"
 	"github.com/filetrail/filetrail/store/postgres/pgtest"
+	"github.com/filetrail/filetrail/store/storetest"
 )
 
 // open returns a store on a fresh database, closed when t ends.
@@ -84,4 +85,17 @@ func TestUnreachableIsTransient(t *testing.T) {
 	if got := filetrail.ErrorCode(err); got != filetrail.CodeTransient {
 		t.Fatalf("Open on a closed port: %v (code %q), want %q", err, got, filetrail.CodeTransient)
 	}
+}
+
+// Documents stored before schema 2 have no compressed copy until
+// CompressDocuments writes it (storetest.RunCompressDocuments).
+func TestCompressDocuments(t *testing.T) {
+	s := open(t)
+	storetest.RunCompressDocuments(t, s, func() int64 {
+		tag, err := postgres.PoolForTest(s).Exec(t.Context(), "UPDATE files SET attributes_deflate = NULL WHERE hashtext(file_id) % 3 = 0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tag.RowsAffected()
+	})
 }

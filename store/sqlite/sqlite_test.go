@@ -253,3 +253,17 @@ func TestAdmitAcrossStores(t *testing.T) {
 		t.Errorf("admitted %d across two stores, want 23", allowed.Load())
 	}
 }
+
+// Documents stored before schema 3 have no compressed copy until
+// CompressDocuments writes it (storetest.RunCompressDocuments).
+func TestCompressDocuments(t *testing.T) {
+	s := openTemp(t)
+	storetest.RunCompressDocuments(t, s, func() int64 {
+		res, err := s.w.ExecContext(t.Context(), "UPDATE files SET attributes_deflate = NULL WHERE rowid % 3 = 0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := res.RowsAffected()
+		return n
+	})
+}
