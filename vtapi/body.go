@@ -80,16 +80,28 @@ func (bd *body) appendDocument(text json.RawMessage, compressed []byte) {
 	bd.b = appendRaw(bd.b, text)
 }
 
-// send writes the body with the given status: a gzip stream with its
-// Content-Length when the client accepts gzip, else the text. Either way
-// the response varies on Accept-Encoding.
+// send writes the body with the given status (see sendEncoded).
 func (bd *body) send(w http.ResponseWriter, status int) {
+	sendEncoded(w, status, bd.gzip, bd.encoded())
+}
+
+// encoded returns the bytes to send: the gzip stream when the client
+// accepts gzip, else the text. They stay valid until the body is recycled.
+func (bd *body) encoded() []byte {
+	if bd.gzip {
+		return bd.stitch()
+	}
+	return bd.b
+}
+
+// sendEncoded writes an encoded body with the given status and its
+// Content-Length, marked gzip-encoded when gzip is set. Either way the
+// response varies on Accept-Encoding.
+func sendEncoded(w http.ResponseWriter, status int, gzip bool, out []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Add("Vary", "Accept-Encoding")
-	out := bd.b
-	if bd.gzip {
-		out = bd.stitch()
+	if gzip {
 		h.Set("Content-Encoding", "gzip")
 	}
 	h.Set("Content-Length", strconv.Itoa(len(out)))

@@ -72,7 +72,18 @@ type Options struct {
 	// ends. 0 or negative: no throttling.
 	WrongKeyLimit  int
 	WrongKeyWindow time.Duration
+	// CacheBytes, when positive, keeps up to that many bytes of successful
+	// object and list responses in memory, each for at most CacheTTL (0 is
+	// DefaultCacheTTL); evidence written through this server's own
+	// endpoints empties the cache at once. Other writers to the store (a
+	// separate ingest process, other replicas) become visible within
+	// CacheTTL. 0 or negative: no cache.
+	CacheBytes int64
+	CacheTTL   time.Duration
 }
+
+// DefaultCacheTTL is the CacheTTL when none is given.
+const DefaultCacheTTL = time.Second
 
 // DefaultRequestTimeout is the RequestTimeout when none is given.
 const DefaultRequestTimeout = 30 * time.Second
@@ -92,9 +103,10 @@ type server struct {
 	ingest         IngestFunc
 	maxIngestBytes int64
 	ingestTimeout  time.Duration
-	uploads        *uploads  // nil without Options.Analyze (upload.go)
-	throttle       *throttle // nil without Options.WrongKeyLimit (throttle.go)
-	patterns       []string  // every route registered, in order
+	uploads        *uploads       // nil without Options.Analyze (upload.go)
+	throttle       *throttle      // nil without Options.WrongKeyLimit (throttle.go)
+	cache          *responseCache // nil without Options.CacheBytes (cache.go)
+	patterns       []string       // every route registered, in order
 }
 
 // New returns the HTTP handler of the API over store. It serves
@@ -133,6 +145,7 @@ func New(store filetrail.Store, opts Options) http.Handler {
 	s.ingestTimeout = cmp.Or(opts.IngestTimeout, DefaultIngestTimeout)
 	s.uploads = newUploads(opts)
 	s.throttle = newThrottle(opts.WrongKeyLimit, opts.WrongKeyWindow)
+	s.cache = newResponseCache(opts.CacheBytes, cmp.Or(opts.CacheTTL, DefaultCacheTTL))
 	s.routes()
 	return s
 }
@@ -147,10 +160,10 @@ func (s *server) routes() {
 	}
 	for _, k := range objectKinds {
 		base := "/api/v3/" + k.collection + "/{id}"
-		handle(base, s.api(false, s.objectHandler(k)))
+		handle(base, s.cachedAPI(false, s.objectHandler(k)))
 		for _, rel := range k.relationships {
-			handle(base+"/"+rel.name, s.api(rel.premium, s.listHandler(k, rel, false)))
-			handle(base+"/relationships/"+rel.name, s.api(rel.premium, s.listHandler(k, rel, true)))
+			handle(base+"/"+rel.name, s.cachedAPI(rel.premium, s.listHandler(k, rel, false)))
+			handle(base+"/relationships/"+rel.name, s.cachedAPI(rel.premium, s.listHandler(k, rel, true)))
 		}
 	}
 	handle("/api/v3/metadata", s.api(false, func(*apiRequest) (work, error) {
@@ -283,6 +296,19 @@ type work func(ctx context.Context, out *body) error
 // query parsing, the route's validation, quota, then the work, each step
 // failing with its own VT error.
 func (s *server) api(premium bool, prepare prepareFunc) http.HandlerFunc {
+	return s.apiRoute(premium, false, prepare)
+}
+
+// cachedAPI is api for a route whose successful responses depend only on
+// the request's URL, host, encoding, the key's premium privilege and the
+// store: they are served from the response cache when it holds them. Every
+// step before the work (authentication, privilege, validation, quota)
+// still runs for each request.
+func (s *server) cachedAPI(premium bool, prepare prepareFunc) http.HandlerFunc {
+	return s.apiRoute(premium, true, prepare)
+}
+
+func (s *server) apiRoute(premium, cacheable bool, prepare prepareFunc) http.HandlerFunc {
 	return s.getOnly(func(w http.ResponseWriter, r *http.Request) {
 		if s.timeout > 0 {
 			ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
@@ -304,7 +330,8 @@ func (s *server) api(premium bool, prepare prepareFunc) http.HandlerFunc {
 			s.fail(w, r, filetrail.Errorf(filetrail.CodeBadRequest, "Malformed query string: %v", err))
 			return
 		}
-		do, err := prepare(&apiRequest{r: r, query: q, key: key, base: s.base(r)})
+		req := &apiRequest{r: r, query: q, key: key, base: s.base(r)}
+		do, err := prepare(req)
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -315,12 +342,52 @@ func (s *server) api(premium bool, prepare prepareFunc) http.HandlerFunc {
 		}
 		out := getBody(r)
 		defer putBody(out)
+		var cacheKey string
+		var gen uint64
+		if cacheable && s.cache != nil {
+			cacheKey = responseCacheKey(req, out.gzip)
+			if b, ok := s.cache.get(cacheKey, s.now()); ok {
+				s.metrics.cache.WithLabelValues("hit").Inc()
+				sendEncoded(w, http.StatusOK, out.gzip, b)
+				return
+			}
+			s.metrics.cache.WithLabelValues("miss").Inc()
+			gen = s.cache.generation()
+		}
 		if err := do(ctx, out); err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		out.send(w, http.StatusOK)
+		enc := out.encoded()
+		if cacheKey != "" {
+			s.cache.put(cacheKey, gen, enc, s.now())
+		}
+		sendEncoded(w, http.StatusOK, out.gzip, enc)
 	})
+}
+
+// responseCacheKey is everything a cachedAPI response depends on besides
+// the store: links' base, path, query, the key's premium privilege and the
+// encoding.
+func responseCacheKey(req *apiRequest, gzip bool) string {
+	flags := "--"
+	switch {
+	case req.key.Premium && gzip:
+		flags = "pg"
+	case req.key.Premium:
+		flags = "p-"
+	case gzip:
+		flags = "-g"
+	}
+	return flags + req.base + req.r.URL.EscapedPath() + "?" + req.r.URL.RawQuery
+}
+
+// writesDone empties the response cache after evidence was written through
+// this server.
+func (s *server) writesDone() {
+	if s.cache != nil {
+		s.cache.invalidate()
+	}
 }
 
 // base is the absolute URL prefix of the links of a response.

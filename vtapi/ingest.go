@@ -65,6 +65,7 @@ func (s *server) ingestHandler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sum, err := s.ingest(ctx, format, source, longBody(w, r, s.maxIngestBytes))
+	s.writesDone() // some batches may be stored even when the request failed
 	if err != nil {
 		s.failBody(w, r, err)
 		return

@@ -2,11 +2,13 @@ package vtapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/filetrail/filetrail"
 )
@@ -105,5 +107,45 @@ func TestCleanPath(t *testing.T) {
 		if got := cleanPath(tc.in); got != tc.want {
 			t.Errorf("cleanPath(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+// The response cache never holds more than its byte bound, evicts the
+// least recently used first, expires entries after the TTL and drops a
+// body read before an invalidation.
+func TestResponseCacheBounds(t *testing.T) {
+	t0 := time.Unix(1700000000, 0)
+	c := newResponseCache(1000, time.Minute)
+	body := func(n int) []byte { return make([]byte, n) }
+	for i := range 20 {
+		c.put(fmt.Sprint("k", i), c.generation(), body(200), t0)
+		if c.size > 1000 {
+			t.Fatalf("after %d puts the cache holds %d bytes, over its 1000", i+1, c.size)
+		}
+		if i == 2 {
+			c.get("k0", t0) // k0 is now more recent than k1
+		}
+	}
+	if _, ok := c.get("k19", t0); !ok {
+		t.Errorf("the newest entry was evicted")
+	}
+	if _, ok := c.get("k1", t0); ok {
+		t.Errorf("an old entry survived 20 puts of a fifth of the cache each")
+	}
+	c.put("big", c.generation(), body(251), t0)
+	if _, ok := c.get("big", t0); ok {
+		t.Errorf("a body over a quarter of the cache was kept")
+	}
+	if _, ok := c.get("k19", t0.Add(time.Minute)); ok {
+		t.Errorf("an entry was served at its TTL")
+	}
+	gen := c.generation()
+	c.invalidate()
+	c.put("stale", gen, body(10), t0)
+	if _, ok := c.get("stale", t0); ok || c.size != 0 {
+		t.Errorf("a body read before the invalidation was kept (size %d)", c.size)
+	}
+	if newResponseCache(0, time.Minute) != nil {
+		t.Errorf("a zero-byte cache is not nil")
 	}
 }

@@ -16,6 +16,7 @@ type metrics struct {
 	requests      *prometheus.CounterVec   // by route and status
 	duration      *prometheus.HistogramVec // by route
 	quotaRefusals *prometheus.CounterVec   // by quota window
+	cache         *prometheus.CounterVec   // response cache lookups, by result
 	handler       http.Handler             // serves /metrics
 }
 
@@ -48,6 +49,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "filetrail_quota_refusals_total",
 			Help: "Requests refused because a quota of the key was used up, by quota window.",
 		}, []string{"window"})),
+		cache: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "filetrail_response_cache_lookups_total",
+			Help: "Response cache lookups of cacheable requests, by result (hit or miss).",
+		}, []string{"result"})),
 		handler: promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}),
 	}
 }

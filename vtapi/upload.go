@@ -188,7 +188,9 @@ func (s *server) postFile(viaURL bool) http.HandlerFunc {
 			return
 		}
 		fact := filetrail.FileFact{Hashes: hashes, Origin: filetrail.OriginAnalysis, Source: AnalysisSource, Attributes: attrs}
-		if _, err := s.store.Apply(ctx, &filetrail.Batch{Files: []filetrail.FileFact{fact}}); err != nil {
+		_, err = s.store.Apply(ctx, &filetrail.Batch{Files: []filetrail.FileFact{fact}})
+		s.writesDone()
+		if err != nil {
 			s.fail(w, r, err)
 			return
 		}

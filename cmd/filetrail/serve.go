@@ -31,6 +31,8 @@ type serveCmd struct {
 	Addr            string        `help:"Address to listen on (HOST:PORT)." default:"127.0.0.1:8080" env:"FILETRAIL_ADDR"`
 	PublicURL       string        `help:"Scheme and host clients reach the server at (e.g. https://filetrail.example.org); links in responses start with it. Default: the Host of each request." env:"FILETRAIL_PUBLIC_URL"`
 	ShutdownTimeout time.Duration `help:"How long a shutdown waits for in-flight requests." default:"30s" env:"FILETRAIL_SHUTDOWN_TIMEOUT"`
+	CacheMiB        int64         `name:"response-cache-mib" help:"MiB of memory for whole object and list responses, so hot pages are sent from memory; 0 disables the cache." default:"32" env:"FILETRAIL_RESPONSE_CACHE_MIB"`
+	CacheTTL        time.Duration `name:"response-cache-ttl" help:"Longest time a cached response is served. Evidence pushed to this server empties the cache at once; other writers (a separate ingest process, other replicas) show within this time." default:"1s" env:"FILETRAIL_RESPONSE_CACHE_TTL"`
 	transportFlags  `embed:""`
 	analysisFlags   `embed:""`
 }
@@ -48,6 +50,7 @@ func (c *serveCmd) Run(a *app) error {
 	if err != nil {
 		return err
 	}
+	t.cacheBytes, t.cacheTTL = c.CacheMiB<<20, c.CacheTTL
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return err
@@ -87,7 +90,8 @@ func serveHTTP(a *app, ln net.Listener, st store, publicURL string, shutdownTime
 // gracefully: it stops accepting connections and waits up to
 // shutdownTimeout for the requests in flight to finish.
 func serveHTTPWith(a *app, ln net.Listener, st store, publicURL string, shutdownTimeout time.Duration, t transport) error {
-	api := vtapi.New(st, vtapi.Options{PublicURL: publicURL, Logger: a.log, Ingest: httpIngest(st), Analyze: a.analyze, MaxLargeUploadBytes: a.maxUpload(), WrongKeyLimit: t.wrongKeyLimit, WrongKeyWindow: t.wrongKeyWindow})
+	api := vtapi.New(st, vtapi.Options{PublicURL: publicURL, Logger: a.log, Ingest: httpIngest(st), Analyze: a.analyze, MaxLargeUploadBytes: a.maxUpload(), WrongKeyLimit: t.wrongKeyLimit, WrongKeyWindow: t.wrongKeyWindow,
+		CacheBytes: t.cacheBytes, CacheTTL: t.cacheTTL})
 	servers := []*http.Server{newHTTPServer(a, routes(api), t)}
 	listeners := []net.Listener{ln}
 	if t.admin != nil {

@@ -26,6 +26,8 @@ type transport struct {
 	admin          net.Listener // nil: admin paths on the public listener
 	wrongKeyLimit  int
 	wrongKeyWindow time.Duration
+	cacheBytes     int64 // vtapi.Options.CacheBytes: 0, no response cache
+	cacheTTL       time.Duration
 }
 
 // transport checks the flags and loads the certificate, so that a bad
