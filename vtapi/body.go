@@ -59,9 +59,10 @@ func (bd *body) documentForm() filetrail.AttributeForm {
 }
 
 // appendDocument adds a stored attributes document: as a splice when the
-// store gave its compressed copy, else as text ({} when empty).
+// store gave its compressed copy (only asked for gzip bodies, see
+// documentForm), else as text ({} when empty).
 func (bd *body) appendDocument(text json.RawMessage, compressed []byte) {
-	if compressed != nil && bd.gzip {
+	if compressed != nil {
 		f, err := stitch.Parse(compressed)
 		if err != nil {
 			// The stores write only valid copies: this is a bug or a
@@ -70,12 +71,6 @@ func (bd *body) appendDocument(text json.RawMessage, compressed []byte) {
 		}
 		bd.splices = append(bd.splices, splice{at: len(bd.b), fragment: f})
 		return
-	}
-	if compressed != nil { // not asked for by documentForm; kept correct anyway
-		plain, err := stitch.Decompress(compressed)
-		if err == nil {
-			text = plain
-		}
 	}
 	bd.b = appendRaw(bd.b, text)
 }
@@ -90,6 +85,9 @@ func (bd *body) send(w http.ResponseWriter, status int) {
 func (bd *body) encoded() []byte {
 	if bd.gzip {
 		return bd.stitch()
+	}
+	if len(bd.splices) > 0 {
+		panic("vtapi: compressed documents in a body sent as text")
 	}
 	return bd.b
 }
