@@ -14,6 +14,7 @@ package analyze
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 )
 
 // Attributes is a set of VT File attributes, keyed by VT's names.
@@ -140,8 +141,14 @@ func Passes() []string {
 // RunPasses runs every parser pass over data and calls emit after each,
 // in order. A pass that panics or fails is reported through its Partial's
 // Err; the following passes still run.
-func RunPasses(data []byte, emit func(Partial)) {
-	s := &sample{data: data}
+func RunPasses(data []byte, emit func(Partial)) { RunPassesFile(data, nil, emit) }
+
+// RunPassesFile is RunPasses for a sample that is also open as f, a
+// regular file (or memfd) holding exactly data: libmagic then reads f
+// rather than a copy of data written to an in-memory file. f's offset is
+// not preserved. A nil f is RunPasses.
+func RunPassesFile(data []byte, f *os.File, emit func(Partial)) {
+	s := &sample{data: data, file: f}
 	for _, p := range passes {
 		emit(runPass(s, p))
 	}

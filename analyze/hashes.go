@@ -22,21 +22,19 @@ type Hashes struct {
 	TLSH   string `json:"tlsh,omitempty"`
 }
 
-var ssdeepOnce sync.Once
-
 // HashBytes computes md5, sha1, sha256, size, ssdeep and tlsh of data. The
-// three groups run in parallel goroutines. ssdeep is empty only when the
-// library refuses the input (empty data); tlsh is empty when the input is
-// too short or too uniform for a meaningful TLSH (see TLSH).
+// three groups run in parallel goroutines. Every input has an ssdeep digest
+// (an empty one is "3::", as the reference tool prints) up to ssdeep's
+// largest input (about 206 GB); tlsh is empty when the input is too short
+// or too uniform for a meaningful TLSH (see TLSH).
 func HashBytes(data []byte) Hashes {
-	ssdeepOnce.Do(func() { ssdeep.Force = true })
 	h := Hashes{Size: int64(len(data))}
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		defer func() { _ = recover() }()
-		if s, err := ssdeep.FuzzyBytes(data); err == nil {
+		if s, err := ssdeep.Digest(data); err == nil {
 			h.SSDeep = s
 		}
 	}()

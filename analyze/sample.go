@@ -2,6 +2,7 @@ package analyze
 
 import (
 	"bytes"
+	"os"
 	"regexp"
 	"strings"
 
@@ -12,7 +13,7 @@ import (
 // sample is what the passes share about one input.
 type sample struct {
 	data  []byte
-	mime  string
+	file  *os.File   // nil, or an open file holding exactly data
 	hdr   *peHeaders // nil when not a PE
 	pe    *pe.File   // saferwall's parse; nil until pe_parse succeeds
 	isELF bool
@@ -30,13 +31,24 @@ func magicPass(s *sample) (Attributes, error) {
 	for k, v := range fileType(s) {
 		a[k] = v
 	}
-	r, err := magic.Bytes(s.data)
+	// The MIME type only matters for formats fileType does not know.
+	_, known := a["type_description"]
+	want := magic.All
+	if known {
+		want = magic.Description
+	}
+	var r magic.Result
+	var err error
+	if s.file != nil {
+		r, err = magic.File(s.file, want)
+	} else {
+		r, err = magic.Bytes(s.data, want)
+	}
 	if err != nil {
 		return a, err
 	}
-	s.mime = r.MIME
 	a["magic"] = vtMagic(r.Description, s.hdr != nil)
-	if _, ok := a["type_description"]; !ok {
+	if !known {
 		for k, v := range mimeType(r.MIME, r.Description) {
 			a[k] = v
 		}

@@ -30,13 +30,6 @@ var tlshPearson = [256]byte{
 	51, 65, 28, 144, 254, 221, 93, 189, 194, 139, 112, 43, 71, 109, 184, 209,
 }
 
-func tlshMap(salt, a, b, c byte) byte {
-	h := tlshPearson[salt]
-	h = tlshPearson[h^a]
-	h = tlshPearson[h^b]
-	return tlshPearson[h^c]
-}
-
 // tlshState is the sliding-window pass of TLSH over the data: 256
 // buckets (128 used), the 1-byte checksum and the length.
 type tlshState struct {
@@ -45,20 +38,47 @@ type tlshState struct {
 	length   int
 }
 
+// tlshSalted packs, for each byte value c, TLSH's first lookup for the
+// checksum and the six bucket triplets: byte k is T(T(salt_k)^c) for the
+// salts 0, 2, 3, 5, 7, 11, 13 (T is tlshPearson).
+var tlshSalted = func() (out [256]uint64) {
+	for c := range out {
+		for k, salt := range []byte{0, 2, 3, 5, 7, 11, 13} {
+			out[c] |= uint64(tlshPearson[tlshPearson[salt]^byte(c)]) << (8 * k)
+		}
+	}
+	return out
+}()
+
+// tlshFill runs TLSH's window over data: for each byte c0 from the fifth
+// on, with c1..c4 the four before it, the checksum step
+// T(T(T(T(0)^c0)^c1)^ck) and one count in each of six buckets,
+// T(T(T(T(salt)^c0)^x)^y) for salt 2, 3, 5, 7, 11, 13 and the pairs
+// (c1,c2), (c1,c3), (c2,c3), (c2,c4), (c1,c4), (c3,c4), T being
+// tlshPearson. The first two lookups of each come from one tlshSalted
+// load, the window lives in registers and only the checksum is carried
+// from byte to byte; every table stays in the L1 cache.
 func tlshFill(data []byte) *tlshState {
 	st := &tlshState{length: len(data)}
-	var ck byte
-	b := &st.buckets
-	for i := 4; i < len(data); i++ {
-		c0, c1, c2, c3, c4 := data[i], data[i-1], data[i-2], data[i-3], data[i-4]
-		ck = tlshMap(0, c0, c1, ck)
-		b[tlshMap(2, c0, c1, c2)]++
-		b[tlshMap(3, c0, c1, c3)]++
-		b[tlshMap(5, c0, c2, c3)]++
-		b[tlshMap(7, c0, c2, c4)]++
-		b[tlshMap(11, c0, c1, c4)]++
-		b[tlshMap(13, c0, c3, c4)]++
+	if len(data) < 5 {
+		return st
 	}
+	t := &tlshPearson
+	var b [256]uint32
+	var ck byte
+	c1, c2, c3, c4 := data[3], data[2], data[1], data[0]
+	for _, c0 := range data[4:] {
+		a := tlshSalted[c0]
+		ck = t[t[byte(a)^c1]^ck]
+		b[t[t[byte(a>>8)^c1]^c2]]++
+		b[t[t[byte(a>>16)^c1]^c3]]++
+		b[t[t[byte(a>>24)^c2]^c3]]++
+		b[t[t[byte(a>>32)^c2]^c4]]++
+		b[t[t[byte(a>>40)^c1]^c4]]++
+		b[t[t[byte(a>>48)^c3]^c4]]++
+		c1, c2, c3, c4 = c0, c1, c2, c3
+	}
+	st.buckets = b
 	st.checksum = ck
 	return st
 }

@@ -57,9 +57,19 @@ func load() error {
 	return nil
 }
 
-// File describes the open file f (from its current content; the offset is
-// restored by libmagic).
-func File(f *os.File) (Result, error) {
+// Want selects the answers File and Bytes compute; each one is a separate
+// libmagic run over the input.
+type Want int
+
+const (
+	Description Want = 1 << iota // Result.Description
+	MIME                         // Result.MIME
+	All         = Description | MIME
+)
+
+// File describes the open file f from its first byte (f's offset is left
+// anywhere): the answers want selects, the others empty.
+func File(f *os.File, want Want) (Result, error) {
 	mu.Lock()
 	defer mu.Unlock()
 	if err := load(); err != nil {
@@ -67,6 +77,9 @@ func File(f *os.File) (Result, error) {
 	}
 	var r Result
 	for i, dst := range []*string{&r.Description, &r.MIME} {
+		if want&(1<<i) == 0 {
+			continue
+		}
 		if _, err := f.Seek(0, 0); err != nil {
 			return Result{}, err
 		}
@@ -79,22 +92,23 @@ func File(f *os.File) (Result, error) {
 	return r, nil
 }
 
-// Bytes describes data.
-func Bytes(data []byte) (Result, error) {
+// Bytes describes data (the answers want selects, the others empty), as
+// File would describe a file holding data.
+func Bytes(data []byte, want Want) (Result, error) {
 	fd, err := unix.MemfdCreate("sample", unix.MFD_CLOEXEC)
 	if err != nil {
-		return bufferResult(data)
+		return bufferResult(data, want)
 	}
 	f := os.NewFile(uintptr(fd), "sample")
 	defer f.Close()
 	if _, err := f.Write(data); err != nil {
 		return Result{}, err
 	}
-	return File(f)
+	return File(f, want)
 }
 
 // bufferResult is the fallback when no in-memory file can be made.
-func bufferResult(data []byte) (Result, error) {
+func bufferResult(data []byte, want Want) (Result, error) {
 	mu.Lock()
 	defer mu.Unlock()
 	if err := load(); err != nil {
@@ -106,6 +120,9 @@ func bufferResult(data []byte) (Result, error) {
 		p = unsafe.Pointer(&data[0])
 	}
 	for i, dst := range []*string{&r.Description, &r.MIME} {
+		if want&(1<<i) == 0 {
+			continue
+		}
 		s := C.magic_buffer(cookie[i], p, C.size_t(len(data)))
 		if s == nil {
 			return Result{}, errors.New("magic: " + C.GoString(C.magic_error(cookie[i])))

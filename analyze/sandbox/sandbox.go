@@ -1,14 +1,14 @@
 // Package sandbox runs analyze's parser passes over untrusted samples in a
 // child process with CPU-time, address-space and wall-clock limits.
 //
-// The parent computes the whole-file hashes itself (they need no parser),
-// then starts a worker (the same program re-executed with a hidden
-// subcommand that calls ServeWorker). The worker reads the sample from file
-// descriptor 3 and writes one JSON Partial per finished pass to descriptor
-// 4. When the worker crashes, exceeds a limit or hangs, the parent keeps
-// the hashes and every pass that finished, and records a Failure for the
-// pass that was running. The worker's stdout is discarded (parser libraries
-// print there) and never used as a data channel.
+// The parent starts a worker (the same program re-executed with a hidden
+// subcommand that calls ServeWorker) and, while it runs, computes the
+// whole-file hashes itself (they need no parser). The worker maps the
+// sample from file descriptor 3 and writes one JSON Partial per finished
+// pass to descriptor 4. When the worker crashes, exceeds a limit or hangs,
+// the parent keeps the hashes and every pass that finished, and records a
+// Failure for the pass that was running. The worker's stdout is discarded
+// (parser libraries print there) and never used as a data channel.
 package sandbox
 
 import (
@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/exec"
 	"strconv"
@@ -117,14 +118,40 @@ func (r *Runner) AnalyzeFile(ctx context.Context, path string) (*analyze.Report,
 	if st.Size() > r.maxSize() {
 		return nil, fmt.Errorf("%s: %w (%d > %d bytes)", path, ErrTooLarge, st.Size(), r.maxSize())
 	}
-	data, err := io.ReadAll(io.LimitReader(f, r.maxSize()+1))
+	data, err := readSample(f, st.Size(), r.maxSize())
 	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > r.maxSize() {
-		return nil, fmt.Errorf("%s: %w", path, ErrTooLarge)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return r.analyze(ctx, data, f)
+}
+
+// readSample reads f from its current offset to its end into one buffer
+// sized for size bytes (its length when opened; -1 when unknown), so a
+// large sample is read without growing and copying the buffer. It returns
+// ErrTooLarge when f holds more than max bytes.
+func readSample(f *os.File, size, max int64) ([]byte, error) {
+	if size < 0 {
+		size = 512 << 10 // unknown: start small and grow
+	}
+	size = min(size, max)
+	// One byte more than expected, to see a file that grew.
+	data := make([]byte, 0, size+1)
+	for {
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)]
+		}
+		n, err := f.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if int64(len(data)) > max {
+			return nil, ErrTooLarge
+		}
+		if err == io.EOF {
+			return data, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 // Analyze analyses data.
@@ -144,7 +171,8 @@ func (r *Runner) Analyze(ctx context.Context, data []byte) (*analyze.Report, err
 	return r.analyze(ctx, data, f)
 }
 
-// analyze hashes data here and runs the passes in a worker reading sample.
+// analyze runs the passes in a worker reading sample and, meanwhile, hashes
+// data here.
 func (r *Runner) analyze(ctx context.Context, data []byte, sample *os.File) (*analyze.Report, error) {
 	if len(r.Command) == 0 {
 		return nil, errors.New("sandbox: no worker command")
@@ -153,9 +181,22 @@ func (r *Runner) analyze(ctx context.Context, data []byte, sample *os.File) (*an
 		return nil, err
 	}
 	r.samples.Add(1)
+	var (
+		partials []analyze.Partial
+		done     map[string]bool
+		werr     error
+		finished = make(chan struct{})
+	)
+	go func() {
+		defer close(finished)
+		done, werr = r.runWorker(ctx, sample, func(p analyze.Partial) { partials = append(partials, p) })
+	}()
 	h := analyze.HashBytes(data)
+	<-finished
 	rep := &analyze.Report{SHA256: h.SHA256, Attributes: analyze.HashAttributes(h)}
-	done, werr := r.runWorker(ctx, sample, rep)
+	for _, p := range partials {
+		rep.Add(p)
+	}
 	if werr != nil {
 		// The pass after the last one reported was running when the
 		// worker died.
@@ -177,9 +218,10 @@ func (r *Runner) analyze(ctx context.Context, data []byte, sample *os.File) (*an
 	return rep, ctx.Err()
 }
 
-// runWorker runs one worker and merges its partials into rep. It returns
-// the passes reported and, when the worker did not finish cleanly, why.
-func (r *Runner) runWorker(ctx context.Context, sample *os.File, rep *analyze.Report) (map[string]bool, error) {
+// runWorker runs one worker and calls add with each partial it reports, in
+// order. It returns the passes reported and, when the worker did not
+// finish cleanly, why.
+func (r *Runner) runWorker(ctx context.Context, sample *os.File, add func(analyze.Partial)) (map[string]bool, error) {
 	lim := r.Limits.withDefaults()
 	wctx, cancel := context.WithTimeout(ctx, lim.WallClock)
 	defer cancel()
@@ -212,7 +254,7 @@ func (r *Runner) runWorker(ctx context.Context, sample *os.File, rep *analyze.Re
 			continue
 		}
 		done[p.Step] = true
-		rep.Add(p)
+		add(p)
 	}
 	err = cmd.Wait()
 	switch {
@@ -265,9 +307,10 @@ func (l *limitedWriter) Write(p []byte) (int, error) {
 }
 
 // ServeWorker is the worker side: it applies the limits to this process,
-// reads the sample from descriptor 3 and runs passes (analyze.RunPasses in
-// production) writing each Partial as a JSON line to descriptor 4.
-func ServeWorker(l Limits, maxSize int64, passes func(data []byte, emit func(analyze.Partial))) error {
+// reads the sample from descriptor 3 and runs passes (analyze.RunPassesFile
+// in production) over its bytes and descriptor 3 itself, writing each
+// Partial as a JSON line to descriptor 4.
+func ServeWorker(l Limits, maxSize int64, passes func(data []byte, sample *os.File, emit func(analyze.Partial))) error {
 	l = l.withDefaults()
 	cpu := uint64((l.CPUTime + time.Second - 1) / time.Second)
 	if err := unix.Setrlimit(unix.RLIMIT_CPU, &unix.Rlimit{Cur: cpu, Max: cpu + 1}); err != nil {
@@ -285,16 +328,16 @@ func ServeWorker(l Limits, maxSize int64, passes func(data []byte, emit func(ana
 	if maxSize <= 0 {
 		maxSize = DefaultMaxSize
 	}
-	data, err := io.ReadAll(io.LimitReader(in, maxSize+1))
+	data, err := workerSample(in, maxSize)
+	if errors.Is(err, ErrTooLarge) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("worker: reading sample: %w", err)
 	}
-	if int64(len(data)) > maxSize {
-		return ErrTooLarge
-	}
 	w := bufio.NewWriter(out)
 	var werr error
-	passes(data, func(p analyze.Partial) {
+	passes(data, in, func(p analyze.Partial) {
 		b, err := json.Marshal(p)
 		if err != nil {
 			b, _ = json.Marshal(analyze.Partial{Step: p.Step, Err: "encoding result: " + err.Error()})
@@ -306,4 +349,25 @@ func ServeWorker(l Limits, maxSize int64, passes func(data []byte, emit func(ana
 		}
 	})
 	return werr
+}
+
+// workerSample returns the sample on in. A non-empty regular file (the
+// parent's sample file or memfd, which it does not change while the worker
+// runs) is mapped copy-on-write rather than copied: the worker then reads
+// the page cache directly, and a parser writing into its input only
+// changes its private copy. Anything else is read.
+func workerSample(in *os.File, maxSize int64) ([]byte, error) {
+	st, err := in.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		return readSample(in, -1, maxSize)
+	}
+	if st.Size() > maxSize {
+		return nil, ErrTooLarge
+	}
+	if st.Size() > 0 && st.Size() <= math.MaxInt {
+		if data, err := unix.Mmap(int(in.Fd()), 0, int(st.Size()), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE); err == nil {
+			return data, nil
+		}
+	}
+	return readSample(in, st.Size(), maxSize)
 }

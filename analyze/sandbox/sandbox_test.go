@@ -12,7 +12,7 @@ import (
 )
 
 // The test binary doubles as the worker: with FILETRAIL_SANDBOX_TEST_MODE
-// set it serves one sample and exits. "real" runs analyze.RunPasses; the
+// set it serves one sample and exits. "real" runs analyze.RunPassesFile; the
 // other modes misbehave after the first two passes.
 func TestMain(m *testing.M) {
 	mode := os.Getenv("FILETRAIL_SANDBOX_TEST_MODE")
@@ -29,9 +29,9 @@ func TestMain(m *testing.M) {
 			fmt.Sscan(v, &mem)
 		}
 	}
-	passes := analyze.RunPasses
+	passes := analyze.RunPassesFile
 	if mode != "real" {
-		passes = func(data []byte, emit func(analyze.Partial)) {
+		passes = func(data []byte, _ *os.File, emit func(analyze.Partial)) {
 			emit(analyze.Partial{Step: "magic", Attrs: analyze.Attributes{"magic": "test magic"}})
 			emit(analyze.Partial{Step: "pe_headers", Attrs: analyze.Attributes{"pe_info": map[string]any{"entry_point": 42}}})
 			misbehave(mode)

@@ -197,5 +197,5 @@ type workerCmd struct {
 }
 
 func (c *workerCmd) Run(a *app) error {
-	return sandbox.ServeWorker(sandbox.Limits{CPUTime: c.CPUTime, Memory: c.Memory}, c.MaxSize, analyze.RunPasses)
+	return sandbox.ServeWorker(sandbox.Limits{CPUTime: c.CPUTime, Memory: c.Memory}, c.MaxSize, analyze.RunPassesFile)
 }
