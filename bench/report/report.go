@@ -1,11 +1,13 @@
-// Command report writes docs/PERFORMANCE-api.md from the files a bench/run.sh
+// Command report writes docs/PERFORMANCE.md from the files a bench/run.sh
 // run leaves in its run directory:
 //
-//	results.jsonl  one JSON line per wrk run (bench/wrk/report.lua)
-//	info.env       key=value lines: versions, wrk settings, date, scenarios
-//	rss.tsv        filetrail's memory samples while it served (kB)
-//	pages/         the exact response bytes of each page (NAME.json, NAME.json.gz)
-//	warnings.md    optional: problems the run script saw (Markdown)
+//	results.jsonl       one JSON line per wrk run (bench/wrk/report.lua)
+//	info.env            key=value lines: versions, wrk settings, date
+//	rss-SERVER.tsv      each filetrail server's memory samples while it served (kB)
+//	pages/              the exact response bytes of each page (NAME.json,
+//	                    NAME.json.gz; random-lN/K.json(.gz) per small IP)
+//	ingest/             optional: what bench/ingest.sh left (see LoadIngest)
+//	warnings.md         optional: problems the run script saw (Markdown)
 //
 // and the manifest of the seeded store (seed gen writes it).
 package main
@@ -32,7 +34,8 @@ func main() {
 	runDir := flag.String("run", "", "run directory written by bench/run.sh (required)")
 	manifest := flag.String("manifest", "", "manifest of the seeded store (required)")
 	command := flag.String("command", "bench/run.sh", "the command that produced the run")
-	out := flag.String("out", "docs/PERFORMANCE-api.md", "report to write")
+	out := flag.String("out", "docs/PERFORMANCE.md", "report to write")
+	docs := flag.String("docs", "docs", "directory of the other reports, for the links")
 	flag.Parse()
 	if *runDir == "" || *manifest == "" {
 		flag.Usage()
@@ -42,6 +45,7 @@ func main() {
 	if err == nil {
 		r.Command = *command
 		r.Machine = ReadMachine()
+		r.Others = OtherReports(*docs, filepath.Dir(*out))
 		var f *os.File
 		if f, err = os.Create(*out); err == nil {
 			err = r.Write(f)
@@ -90,21 +94,40 @@ func (r Result) ErrorCount() int64 {
 	return e.Connect + e.Read + e.Write + e.Status + e.Timeout
 }
 
-// Scenario is one page the servers were asked for.
+// The servers of a run: filetrail with its default settings (response
+// cache on), the same binary and store with the cache off, and nginx
+// sending the same bytes from files.
+const (
+	Filetrail = "filetrail"
+	NoCache   = "filetrail-nocache"
+	Nginx     = "nginx"
+)
+
+// Servers lists the servers in report order; Variants are the filetrail
+// ones.
+var (
+	Servers  = []string{Filetrail, NoCache, Nginx}
+	Variants = []string{Filetrail, NoCache}
+)
+
+// Scenario is one page (or, for random, one list of pages) the servers were
+// asked for.
 type Scenario struct {
 	Name  string // e.g. deep-l40-gz
-	Page  string // first or deep
+	Page  string // first, deep or random
 	Limit int
 	Gzip  bool
-	// Bytes is the size of the response body.
+	// Bytes is the size of the response body; for random, the mean over
+	// its Pages pages.
 	Bytes int64
-	// Filetrail and Nginx are the wrk runs; nil when missing.
-	Filetrail, Nginx *Result
+	Pages int
+	// Runs are the wrk runs by server; a missing server has none.
+	Runs map[string]*Result
 }
 
 // ParseScenario splits a scenario name PAGE-lLIMIT[-gz].
 func ParseScenario(name string) (Scenario, error) {
-	s := Scenario{Name: name}
+	s := Scenario{Name: name, Runs: map[string]*Result{}}
 	rest, gz := strings.CutSuffix(name, "-gz")
 	s.Gzip = gz
 	page, lim, ok := strings.Cut(rest, "-l")
@@ -116,16 +139,42 @@ func ParseScenario(name string) (Scenario, error) {
 	return s, nil
 }
 
-// PageFile is the name of the file holding the scenario's response body.
-func (s Scenario) PageFile() string {
+// PageFiles are the files, under the run's pages/ directory, holding the
+// scenario's response bodies: one file, or for random the glob of its
+// per-IP files.
+func (s Scenario) PageFiles() string {
 	f := fmt.Sprintf("%s-l%d.json", s.Page, s.Limit)
+	if s.Page == "random" {
+		f = fmt.Sprintf("%s-l%d/*.json", s.Page, s.Limit)
+	}
 	if s.Gzip {
 		f += ".gz"
 	}
 	return f
 }
 
-// Memory is what the RSS samples say, in kB.
+// pageBytes returns the mean size of the scenario's page files and their
+// number.
+func pageBytes(pagesDir string, s Scenario) (int64, int, error) {
+	files, err := filepath.Glob(filepath.Join(pagesDir, s.PageFiles()))
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(files) == 0 {
+		return 0, 0, fmt.Errorf("scenario %s: no page file %s in %s", s.Name, s.PageFiles(), pagesDir)
+	}
+	var total int64
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err != nil {
+			return 0, 0, err
+		}
+		total += fi.Size()
+	}
+	return (total + int64(len(files))/2) / int64(len(files)), len(files), nil
+}
+
+// Memory is what one process's RSS samples say, in kB.
 type Memory struct {
 	Samples                 int
 	IdleRSS                 int64 // first sample, before load
@@ -133,21 +182,28 @@ type Memory struct {
 	HWM                     int64 // VmHWM at the end
 }
 
-// Report is everything PERFORMANCE-api.md shows.
+// PeakBytes is the larger of the highest sample and VmHWM, in bytes.
+func (m Memory) PeakBytes() int64 { return max(m.MaxRSS, m.HWM) * 1024 }
+
+// Report is everything PERFORMANCE.md shows.
 type Report struct {
 	Scenarios []Scenario
 	Manifest  dataset.Manifest
 	Info      map[string]string
-	Memory    Memory
-	Command   string
-	Machine   Machine
+	// Memory is each filetrail variant's, by server name.
+	Memory  map[string]Memory
+	Ingest  Ingest
+	Command string
+	Machine Machine
+	// Others are the reports of the other measurements, linked from this one.
+	Others []Other
 	// Warnings are what the run script found wrong (warnings.md), if anything.
 	Warnings string
 }
 
 // Load reads a run directory and the store's manifest.
 func Load(runDir, manifestPath string) (*Report, error) {
-	r := &Report{}
+	r := &Report{Memory: map[string]Memory{}}
 	raw, err := os.ReadFile(manifestPath)
 	if err != nil {
 		return nil, err
@@ -171,21 +227,28 @@ func Load(runDir, manifestPath string) (*Report, error) {
 		return nil, err
 	}
 	for i := range r.Scenarios {
-		fi, err := os.Stat(filepath.Join(runDir, "pages", r.Scenarios[i].PageFile()))
-		if err != nil {
+		s := &r.Scenarios[i]
+		if s.Bytes, s.Pages, err = pageBytes(filepath.Join(runDir, "pages"), *s); err != nil {
 			return nil, err
 		}
-		r.Scenarios[i].Bytes = fi.Size()
 	}
 	if w, err := os.ReadFile(filepath.Join(runDir, "warnings.md")); err == nil {
 		r.Warnings = string(w)
 	}
-	if rf, err := os.Open(filepath.Join(runDir, "rss.tsv")); err == nil {
-		r.Memory, err = ReadMemory(rf)
+	for _, v := range Variants {
+		rf, err := os.Open(filepath.Join(runDir, "rss-"+v+".tsv"))
+		if err != nil {
+			continue
+		}
+		m, err := ReadMemory(rf)
 		rf.Close()
 		if err != nil {
 			return nil, err
 		}
+		r.Memory[v] = m
+	}
+	if r.Ingest, err = LoadIngest(filepath.Join(runDir, "ingest")); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
@@ -208,8 +271,9 @@ func ReadResults(rd io.Reader) ([]Result, error) {
 	return out, sc.Err()
 }
 
-// Combine pairs the filetrail and nginx runs of each scenario, in the order
-// the scenarios first appear.
+// Combine groups the runs of each scenario by server, in the order the
+// scenarios first appear. A server outside Servers, or a second run of the
+// same server and scenario, is an error.
 func Combine(results []Result) ([]Scenario, error) {
 	var out []Scenario
 	index := map[string]int{}
@@ -224,14 +288,13 @@ func Combine(results []Result) ([]Scenario, error) {
 			index[r.Scenario] = i
 			out = append(out, s)
 		}
-		switch r.Server {
-		case "filetrail":
-			out[i].Filetrail = &r
-		case "nginx":
-			out[i].Nginx = &r
-		default:
+		if !slices.Contains(Servers, r.Server) {
 			return nil, fmt.Errorf("scenario %s: unknown server %q", r.Scenario, r.Server)
 		}
+		if out[i].Runs[r.Server] != nil {
+			return nil, fmt.Errorf("scenario %s: two runs of %s", r.Scenario, r.Server)
+		}
+		out[i].Runs[r.Server] = &r
 	}
 	if len(out) == 0 {
 		return nil, errors.New("no results")
@@ -312,30 +375,39 @@ func ReadMachine() Machine {
 	return m
 }
 
-// Ratio is filetrail's pages/s over nginx's for the scenario, 0 when a run
-// is missing.
-func (s Scenario) Ratio() float64 {
-	if s.Filetrail == nil || s.Nginx == nil || s.Nginx.PagesPerSecond() == 0 {
-		return 0
+// Rate is server's pages/s in the scenario, 0 when it has no run.
+func (s Scenario) Rate(server string) float64 {
+	if r := s.Runs[server]; r != nil {
+		return r.PagesPerSecond()
 	}
-	return s.Filetrail.PagesPerSecond() / s.Nginx.PagesPerSecond()
+	return 0
 }
 
-// DeepCost pairs each deep scenario with the first-page scenario of the same
-// limit and encoding: how many times more a deep page costs filetrail
-// (first pages/s over deep pages/s).
+// Ratio is server's pages/s over nginx's for the scenario, 0 when a run is
+// missing.
+func (s Scenario) Ratio(server string) float64 {
+	if s.Rate(server) == 0 || s.Rate(Nginx) == 0 {
+		return 0
+	}
+	return s.Rate(server) / s.Rate(Nginx)
+}
+
+// DeepCost pairs a deep scenario with the first-page scenario of the same
+// limit and encoding: how many times more a deep page costs a filetrail
+// variant (first pages/s over deep pages/s).
 type DeepCost struct {
 	Limit       int
 	Gzip        bool
 	First, Deep Scenario
 }
 
-// Cost is first pages/s ÷ deep pages/s (1.0: a deep page costs the same).
-func (d DeepCost) Cost() float64 {
-	if d.First.Filetrail == nil || d.Deep.Filetrail == nil || d.Deep.Filetrail.PagesPerSecond() == 0 {
+// Cost is server's first pages/s ÷ its deep pages/s (1.0: a deep page costs
+// the same), 0 when a run is missing.
+func (d DeepCost) Cost(server string) float64 {
+	if d.First.Rate(server) == 0 || d.Deep.Rate(server) == 0 {
 		return 0
 	}
-	return d.First.Filetrail.PagesPerSecond() / d.Deep.Filetrail.PagesPerSecond()
+	return d.First.Rate(server) / d.Deep.Rate(server)
 }
 
 // DeepCosts lists the deep/first pairs present, by limit then encoding.
@@ -365,46 +437,4 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-// Target is one performance goal and how the run fared.
-type Target struct {
-	Name     string
-	Measured string
-	Met      bool
-}
-
-// Targets checks the run against the performance goals: limit-10 pages at
-// no less than half nginx's rate (identity and gzip), deep pages costing at
-// most 1.2 times the first page, resident memory under 150 MB. A goal whose
-// scenarios were not run is left out.
-func (r *Report) Targets() []Target {
-	var out []Target
-	for _, s := range r.Scenarios {
-		if s.Page == "first" && s.Limit == 10 && s.Ratio() > 0 {
-			out = append(out, Target{
-				Name:     fmt.Sprintf("%s: filetrail ≥ 0.5 × nginx", s.Name),
-				Measured: fmt.Sprintf("%.2f", s.Ratio()),
-				Met:      s.Ratio() >= 0.5,
-			})
-		}
-	}
-	for _, d := range r.DeepCosts() {
-		if c := d.Cost(); c > 0 {
-			out = append(out, Target{
-				Name:     fmt.Sprintf("%s: deep page ≤ 1.2 × first page", d.Deep.Name),
-				Measured: fmt.Sprintf("%.2f", c),
-				Met:      c <= 1.2,
-			})
-		}
-	}
-	if r.Memory.Samples > 0 {
-		peak := max(r.Memory.MaxRSS, r.Memory.HWM) * 1024
-		out = append(out, Target{
-			Name:     "resident memory while serving < 150 MB",
-			Measured: fmt.Sprintf("%.1f MB", float64(peak)/1e6),
-			Met:      peak < 150e6,
-		})
-	}
-	return out
 }

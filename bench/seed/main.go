@@ -9,17 +9,20 @@
 //	seed gen -out PATH [dataset flags]       build the store (reused when PATH.manifest.json matches)
 //	seed cursor -after P [dataset flags]     print the cursor after the first P items of big IP 0
 //	seed ip [-big J]                         print the address of big IP J
+//	seed small -n N [dataset flags]          print N small IPs, sampled: "K ADDRESS EDGES" lines
 //
 // The dataset flags are listed by `seed gen -h`.
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/signal"
 	"runtime"
@@ -45,7 +48,7 @@ func main() {
 	}
 }
 
-var errUsage = errors.New("usage: seed gen|cursor|ip [flags] (see -h)")
+var errUsage = errors.New("usage: seed gen|cursor|ip|small [flags] (see -h)")
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -98,8 +101,35 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		_, err := fmt.Fprintln(stdout, dataset.BigIP(*big))
 		return err
+	case "small":
+		dp := datasetFlags(fs)
+		n := fs.Int("n", 1000, "small IPs to list (all of them when there are fewer)")
+		if err := fs.Parse(args[1:]); err != nil {
+			return errUsage
+		}
+		if *n < 1 {
+			return fmt.Errorf("%w: small needs -n >= 1", errUsage)
+		}
+		d, err := dp()
+		if err != nil {
+			return err
+		}
+		return listSmall(d, *n, stdout)
 	}
 	return errUsage
+}
+
+// listSmall writes n small IPs of the dataset, sampled without repetition by
+// a generator seeded from the dataset seed (the same flags list the same
+// IPs, in the same order), one "K ADDRESS EDGES" line each: the IP's index,
+// its address and how many files it serves.
+func listSmall(d *dataset.Dataset, n int, w io.Writer) error {
+	ks := rand.New(rand.NewPCG(d.P.Seed, 0x5a11)).Perm(d.P.SmallIPs)
+	bw := bufio.NewWriter(w)
+	for _, k := range ks[:min(n, len(ks))] {
+		fmt.Fprintf(bw, "%d %s %d\n", k, dataset.SmallIP(k), len(d.SmallSightings(k)))
+	}
+	return bw.Flush()
 }
 
 // datasetFlags registers the dataset flags on fs and returns the function

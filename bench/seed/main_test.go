@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,5 +100,49 @@ func TestUsage(t *testing.T) {
 	}
 	if out, _, err := runSeed(t, "ip", "-big", "1"); err != nil || strings.TrimSpace(out) != "198.18.0.2" {
 		t.Errorf("ip -big 1 = %q, %v", out, err)
+	}
+}
+
+func TestSmallListsStoredIPs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bench.db")
+	if _, log, err := runSeed(t, append([]string{"gen", "-out", path}, tiny...)...); err != nil {
+		t.Fatalf("gen: %v\n%s", err, log)
+	}
+	out, _, err := runSeed(t, append([]string{"small", "-n", "8"}, tiny...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _, _ := runSeed(t, append([]string{"small", "-n", "8"}, tiny...)...)
+	if again != out {
+		t.Errorf("two listings differ:\n%s\n%s", out, again)
+	}
+	s, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 8 {
+		t.Fatalf("%d lines, want 8:\n%s", len(lines), out)
+	}
+	seen := map[string]bool{}
+	for _, line := range lines {
+		var k, edges int
+		var addr string
+		if _, err := fmt.Sscanf(line, "%d %s %d", &k, &addr, &edges); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		if seen[addr] || k < 0 || k >= 40 || addr != dataset.SmallIP(k).String() {
+			t.Errorf("line %q: repeated, out of range or not small IP %d", line, k)
+		}
+		seen[addr] = true
+		sum, err := s.IPSummary(context.Background(), dataset.SmallIP(k))
+		if err != nil || sum.FileCount != int64(edges) {
+			t.Errorf("%s: store has %d files (%v), listing says %d", addr, sum.FileCount, err, edges)
+		}
+	}
+	all, _, err := runSeed(t, append([]string{"small", "-n", "1000"}, tiny...)...)
+	if n := strings.Count(all, "\n"); err != nil || n != 40 {
+		t.Errorf("-n past the number of small IPs: %d lines, %v; want all 40", n, err)
 	}
 }
