@@ -73,7 +73,9 @@ func open(ctx context.Context, path string, upTo int) (*Store, error) {
 		return nil, filetrail.Errorf(filetrail.CodeInvalidArgument, "invalid database path %q: a file name without '?' is required", path)
 	}
 	// The writer gets a large page cache (128 MiB): ingestion touches pages
-	// all over the indexes. Each reader gets 16 MiB.
+	// all over the indexes. Each reader gets 4 MiB: a page read touches a
+	// few index pages, and documents span overflow pages that SQLite reads
+	// past its cache anyway; the OS page cache holds the rest.
 	common := fmt.Sprintf("_busy_timeout=%d&_stmt_cache_size=64&_foreign_keys=0", busyTimeout.Milliseconds())
 	w, err := sql.Open(driverName, path+"?"+common+"&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate&_cache_size=-131072")
 	if err != nil {
@@ -95,7 +97,7 @@ func open(ctx context.Context, path string, upTo int) (*Store, error) {
 		}
 		return nil, err
 	}
-	r, err := sql.Open(driverName, path+"?"+common+"&_txlock=deferred&_query_only=1&_cache_size=-16384")
+	r, err := sql.Open(driverName, path+"?"+common+"&_txlock=deferred&_query_only=1&_cache_size=-4096")
 	if err != nil {
 		w.Close()
 		return nil, mapErr(err, "open")
