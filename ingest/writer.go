@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -12,8 +13,19 @@ import (
 )
 
 // DefaultBatchSize is the number of records a Writer applies per
-// transaction by default.
-const DefaultBatchSize = 1000
+// transaction by default. Large batches are what makes bulk ingestion fast:
+// a store rewrites every index page a batch touches, and keys spread over
+// the whole store (file hashes) make a batch of 1,000 sightings touch
+// nearly as many pages as one of 50,000. The price is memory: a batch of
+// 50,000 sightings takes over 100 MB while it is applied (with the next one
+// filling meanwhile, see Writer).
+const DefaultBatchSize = 50000
+
+// DefaultBatchBytes bounds a batch's records by their size (the text of
+// their fields and attributes) by default, so that a batch of large file
+// reports stays small in memory: a batch is applied when it holds
+// BatchSize records or BatchBytes bytes, whichever comes first.
+const DefaultBatchBytes = 32 << 20
 
 // DefaultMaxRejects is how many rejects a Summary keeps in full by default;
 // all of them are counted.
@@ -24,6 +36,10 @@ type WriterOptions struct {
 	// BatchSize is the number of records per Apply; 0 means
 	// DefaultBatchSize.
 	BatchSize int
+	// BatchBytes is the size of records (see DefaultBatchBytes) at which a
+	// batch is applied before it holds BatchSize records; 0 means
+	// DefaultBatchBytes.
+	BatchBytes int
 	// MaxRejects is how many rejects the Summary lists; 0 means
 	// DefaultMaxRejects, negative means none.
 	MaxRejects int
@@ -109,9 +125,17 @@ func (s Summary) WriteText(w io.Writer) error {
 // counted as a reject with its line number and reason and never reaches a
 // batch, so one bad record never fails the others. A Writer is not safe for
 // concurrent use.
+//
+// A full batch is applied in the background while the next one fills (one
+// batch at a time: the next full batch waits for it), so reading and
+// applying overlap: the destination's Apply is called from a goroutine of
+// the Writer's, one call at a time. A batch that fails is reported by the
+// call that next waits for it: the record that fills the following batch,
+// or Flush.
 type Writer struct {
 	dst        filetrail.EvidenceWriter
 	batchSize  int
+	batchBytes int
 	maxRejects int
 	onReject   func(Reject)
 	onAccept   func(Record)
@@ -119,7 +143,9 @@ type Writer struct {
 	// Counts of the records in the current batch, added to the summary
 	// once the batch is applied.
 	pendSightings, pendNoIP, pendFiles int64
+	pendBytes                          int // size of the batch's records
 	sum                                Summary
+	inflight                           *applying // the batch applied in the background, or nil
 }
 
 // NewWriter returns a Writer applying batches to dst.
@@ -127,6 +153,10 @@ func NewWriter(dst filetrail.EvidenceWriter, opts WriterOptions) *Writer {
 	w := &Writer{dst: dst, batchSize: opts.BatchSize, maxRejects: opts.MaxRejects, onReject: opts.OnReject, onAccept: opts.OnAccept}
 	if w.batchSize <= 0 {
 		w.batchSize = DefaultBatchSize
+	}
+	w.batchBytes = opts.BatchBytes
+	if w.batchBytes <= 0 {
+		w.batchBytes = DefaultBatchBytes
 	}
 	if w.maxRejects == 0 {
 		w.maxRejects = DefaultMaxRejects
@@ -168,6 +198,7 @@ func (w *Writer) add(ctx context.Context, input string, r Record) error {
 		}
 		w.batch.Sightings = append(w.batch.Sightings, s)
 		w.pendSightings++
+		w.pendBytes += sightingBytes(s)
 		if w.onAccept != nil {
 			w.onAccept(Record{Sighting: &s, Line: r.Line})
 		}
@@ -185,15 +216,77 @@ func (w *Writer) add(ctx context.Context, input string, r Record) error {
 		}
 		w.batch.Files = append(w.batch.Files, f)
 		w.pendFiles++
+		w.pendBytes += fileFactBytes(f)
 		if w.onAccept != nil {
 			w.onAccept(Record{File: &f, Line: r.Line})
 		}
 	default:
 		return fmt.Errorf("ingest: empty record at %s line %d", input, r.Line)
 	}
-	if w.batch.Len() >= w.batchSize {
-		return w.Flush(ctx)
+	if w.batch.Len() >= w.batchSize || w.pendBytes >= w.batchBytes {
+		return w.start(ctx)
 	}
+	return nil
+}
+
+// applying is a batch being applied in the background, with the counts it
+// adds to the summary once applied.
+type applying struct {
+	done                   chan struct{} // closed when res and err are set
+	records                int
+	sightings, noIP, files int64
+	res                    filetrail.ApplyResult
+	err                    error
+}
+
+// take moves the queued records into an applying batch.
+func (w *Writer) take() (*applying, filetrail.Batch) {
+	p := &applying{done: make(chan struct{}), records: w.batch.Len(), sightings: w.pendSightings, noIP: w.pendNoIP, files: w.pendFiles}
+	b := w.batch
+	w.batch = filetrail.Batch{}
+	w.pendSightings, w.pendNoIP, w.pendFiles, w.pendBytes = 0, 0, 0, 0
+	return p, b
+}
+
+// start waits for the batch in the background, then applies the queued
+// records in the background. It returns the error of the batch it waited
+// for; the queued records then stay queued.
+func (w *Writer) start(ctx context.Context) error {
+	if err := w.wait(); err != nil {
+		return err
+	}
+	p, b := w.take()
+	go func() {
+		p.res, p.err = w.dst.Apply(ctx, &b)
+		close(p.done)
+	}()
+	w.inflight = p
+	return nil
+}
+
+// wait waits for the batch in the background, if any, and adds it to the
+// summary when it was applied.
+func (w *Writer) wait() error {
+	p := w.inflight
+	if p == nil {
+		return nil
+	}
+	<-p.done
+	w.inflight = nil
+	return w.applied(p)
+}
+
+// applied adds an applied batch to the summary, or returns its error.
+func (w *Writer) applied(p *applying) error {
+	if p.err != nil {
+		return fmt.Errorf("applying a batch of %d records: %w", p.records, p.err)
+	}
+	w.sum.Batches++
+	w.sum.Sightings += p.sightings
+	w.sum.SightingsWithoutIP += p.noIP
+	w.sum.FileFacts += p.files
+	w.sum.NewEdges += int64(p.res.NewEdges)
+	w.sum.NewFiles += int64(p.res.NewFiles)
 	return nil
 }
 
@@ -221,29 +314,19 @@ func (w *Writer) reject(r Reject) {
 	}
 }
 
-// Flush applies the records queued so far, in one transaction. It must be
-// called once the inputs are read; it does nothing when nothing is queued.
-// When it fails, the queued records are dropped and not counted as
-// accepted.
+// Flush waits for the batch applied in the background, then applies the
+// records queued so far, in one transaction: once it returns, every record
+// given to the Writer is applied or reported failed. It must be called
+// once the inputs are read. When a batch fails, Flush returns its error
+// and its records are dropped, not counted as accepted.
 func (w *Writer) Flush(ctx context.Context) error {
+	err := w.wait()
 	if w.batch.Len() == 0 {
-		return nil
+		return err
 	}
-	b := w.batch
-	w.batch = filetrail.Batch{}
-	res, err := w.dst.Apply(ctx, &b)
-	ns, nnoip, nf := w.pendSightings, w.pendNoIP, w.pendFiles
-	w.pendSightings, w.pendNoIP, w.pendFiles = 0, 0, 0
-	if err != nil {
-		return fmt.Errorf("applying a batch of %d records: %w", b.Len(), err)
-	}
-	w.sum.Batches++
-	w.sum.Sightings += ns
-	w.sum.SightingsWithoutIP += nnoip
-	w.sum.FileFacts += nf
-	w.sum.NewEdges += int64(res.NewEdges)
-	w.sum.NewFiles += int64(res.NewFiles)
-	return nil
+	p, b := w.take()
+	p.res, p.err = w.dst.Apply(ctx, &b)
+	return errors.Join(err, w.applied(p))
 }
 
 // Summary returns what the writer has done so far. The result does not
@@ -254,4 +337,18 @@ func (w *Writer) Summary() Summary {
 	s.SkippedByReason = maps.Clone(w.sum.SkippedByReason)
 	s.Rejects = slices.Clone(w.sum.Rejects)
 	return s
+}
+
+// recordOverhead is what a record costs beyond the text of its fields
+// (struct, slice and string headers), for the batch size bound.
+const recordOverhead = 200
+
+// sightingBytes is a sighting's size for the batch size bound.
+func sightingBytes(s filetrail.Sighting) int {
+	return recordOverhead + len(s.URL) + len(s.SHA256) + len(s.SHA1) + len(s.MD5) + len(s.FileName) + len(s.MIME) + len(s.Source)
+}
+
+// fileFactBytes is a file fact's size for the batch size bound.
+func fileFactBytes(f filetrail.FileFact) int {
+	return recordOverhead + len(f.SHA256) + len(f.SHA1) + len(f.MD5) + len(f.Source) + len(f.Attributes)
 }

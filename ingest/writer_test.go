@@ -3,7 +3,9 @@ package ingest_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -88,20 +90,28 @@ func TestWriterBatches(t *testing.T) {
 }
 
 // TestWriterApplyFailure checks that a failed batch is an error and its
-// records are not counted as accepted.
+// records are not counted as accepted. A batch is applied in the
+// background, so its failure is reported by the record that fills the next
+// batch (Run stops there) or by Flush.
 func TestWriterApplyFailure(t *testing.T) {
-	var in []string
-	for i := 1; i <= 5; i++ {
-		in = append(in, sightingLine(i, "74.207.254.18"))
-	}
-	rec := &batchRecorder{failAt: 2}
-	w := ingest.NewWriter(rec, ingest.WriterOptions{BatchSize: 2})
-	err := ingest.Run(context.Background(), w, ingest.Input{Name: "-", R: strings.NewReader(strings.Join(in, "\n"))}, "sightings", ingest.ReaderOptions{})
-	if filetrail.ErrorCode(err) != filetrail.CodeTransient {
-		t.Fatalf("Run error %v, want the store's Transient error", err)
-	}
-	if s := w.Summary(); s.Sightings != 2 || s.Batches != 1 {
-		t.Errorf("summary after failure %+v: want only the first batch accepted", s)
+	for _, n := range []int{5, 7} {
+		var in []string
+		for i := 1; i <= n; i++ {
+			in = append(in, sightingLine(i, "74.207.254.18"))
+		}
+		rec := &batchRecorder{failAt: 2}
+		w := ingest.NewWriter(rec, ingest.WriterOptions{BatchSize: 2})
+		runErr := ingest.Run(context.Background(), w, ingest.Input{Name: "-", R: strings.NewReader(strings.Join(in, "\n"))}, "sightings", ingest.ReaderOptions{})
+		if n == 7 && filetrail.ErrorCode(runErr) != filetrail.CodeTransient {
+			t.Errorf("%d records: Run error %v, want the failed second batch's Transient error at the third", n, runErr)
+		}
+		err := errors.Join(runErr, w.Flush(context.Background()))
+		if filetrail.ErrorCode(err) != filetrail.CodeTransient {
+			t.Fatalf("%d records: error %v, want the store's Transient error", n, err)
+		}
+		if s := w.Summary(); s.Sightings != 2 || s.Batches != 1 {
+			t.Errorf("%d records: summary after failure %+v: want only the first batch accepted", n, s)
+		}
 	}
 }
 
@@ -133,6 +143,48 @@ func TestWriterFileFacts(t *testing.T) {
 		if s.RejectedByReason[reason] != 1 {
 			t.Errorf("no reject %q in %v", reason, s.RejectedByReason)
 		}
+	}
+}
+
+// TestWriterBatchBytes checks that a batch is applied once its records
+// reach BatchBytes, before BatchSize: large file reports make small
+// batches, sightings stay in one.
+func TestWriterBatchBytes(t *testing.T) {
+	reps := loadReports(t)
+	rec := &batchRecorder{}
+	size := len(reps[0].attrs)
+	w := ingest.NewWriter(rec, ingest.WriterOptions{BatchSize: 100, BatchBytes: 2*size + 1000})
+	sink := w.Sink("mixed")
+	ctx := context.Background()
+	for i := range 5 {
+		f := filetrail.FileFact{Hashes: filetrail.Hashes{MD5: fmt.Sprintf("%032x", i+1)}, Origin: filetrail.OriginReport, Source: "vt-report", Attributes: reps[0].attrs}
+		if err := sink.Record(ctx, ingest.Record{File: &f, Line: int64(i + 1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	for _, b := range rec.batches {
+		got = append(got, b.Len())
+	}
+	if fmt.Sprint(got) != "[3 2]" {
+		t.Errorf("batches of %v records, want [3 2]: a batch closes at the record that reaches the byte bound", got)
+	}
+	rec = &batchRecorder{}
+	w = ingest.NewWriter(rec, ingest.WriterOptions{BatchSize: 100, BatchBytes: 2*size + 1000})
+	for i := range 50 {
+		s := filetrail.Sighting{IP: netip.MustParseAddr("198.51.100.7"), MD5: fmt.Sprintf("%032x", i+1), SeenAt: 1379288600}
+		if err := w.Sink("s").Record(ctx, ingest.Record{Sighting: &s, Line: int64(i + 1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.batches) != 1 || rec.batches[0].Len() != 50 {
+		t.Errorf("%d batches for 50 small sightings, want one", len(rec.batches))
 	}
 }
 

@@ -5,8 +5,10 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"fmt"
+	"maps"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/filetrail/filetrail"
 )
@@ -15,11 +17,15 @@ import (
 // (see filetrail.EvidenceWriter). An invalid record fails the batch with
 // InvalidArgument before anything is written.
 //
-// The transaction runs in phases: resolve every record to its file id
-// (merging md5/sha1-only files into the file that a record links them to),
-// move the data of merged files, write the new hashes, evidence, hints and
-// facts, then re-derive the edges and file documents the batch touched and
-// the counts they change.
+// The transaction reads what the batch needs once, merges in memory and
+// writes each changed row once: resolve every record to its file id
+// (merging md5/sha1-only files into the file that a record links them to,
+// whose stored data is moved first); decide each file's new state, reading
+// the stored facts of those whose document must be rebuilt, and build
+// those documents in the background; meanwhile read the stored evidence
+// of the batch's edges and write the evidence, edges and per-IP counts
+// that change; then write each changed file row, with its new document,
+// and the new hashes.
 func (s *Store) Apply(ctx context.Context, b *filetrail.Batch) (filetrail.ApplyResult, error) {
 	if b == nil || b.Len() == 0 {
 		return filetrail.ApplyResult{}, nil
@@ -65,36 +71,46 @@ func recordErr(kind string, i int, err error) error {
 
 type edgeKey struct{ ip, file string }
 
-type evidenceKey struct {
-	ip, file, url, source string
-}
+// evKey is an evidence row's key within its edge.
+type evKey struct{ url, source string }
 
 type span struct{ first, last int64 }
 
+// add widens s to [first, last]; a zero first is unknown.
 func (s *span) add(first, last int64) {
-	if s.first == 0 || first < s.first {
+	if first != 0 && (s.first == 0 || first < s.first) {
 		s.first = first
 	}
 	s.last = max(s.last, last)
 }
 
 type factKey struct {
-	file   string
 	origin filetrail.Origin
 	source string
 }
 
-// hints are the sighting hints of one file gathered from a batch.
+// hints are the sighting hints of one file: its names, the largest size,
+// the first and last sighting.
 type hints struct {
 	names map[string]bool
 	size  int64
 	seen  span
 }
 
+// merge folds o into h.
+func (h *hints) merge(o *hints) {
+	for n := range o.names {
+		h.names[n] = true
+	}
+	h.size = max(h.size, o.size)
+	h.seen.add(o.seen.first, o.seen.last)
+}
+
 // fileRow is a stored file's row as the batch found it.
 type fileRow struct {
-	hashes filetrail.Hashes
-	names  map[string]bool // file names from sightings
+	hashes  filetrail.Hashes
+	hints   hints // names from the names column, the hint_* columns
+	ipCount int64
 }
 
 // applier holds the state of one Apply transaction.
@@ -105,19 +121,15 @@ type applier struct {
 	hashFile map[string]string   // hash → stored file id ("" none), as read
 	files    map[string]*fileRow // stored file rows, by id; nil: not stored
 
-	touchedEdges map[edgeKey]bool
-	keptEdges    map[edgeKey]bool // edges that existed before under a merged file
-	touchedFiles map[string]bool
+	movedEdges map[edgeKey]bool // edges that existed before under a merged file
 }
 
 func newApplier(ctx context.Context, tx *sql.Tx) *applier {
 	return &applier{
 		ctx: ctx, tx: tx,
-		hashFile:     map[string]string{},
-		files:        map[string]*fileRow{},
-		touchedEdges: map[edgeKey]bool{},
-		keptEdges:    map[edgeKey]bool{},
-		touchedFiles: map[string]bool{},
+		hashFile:   map[string]string{},
+		files:      map[string]*fileRow{},
+		movedEdges: map[edgeKey]bool{},
 	}
 }
 
@@ -154,98 +166,61 @@ func (a *applier) run(sightings []filetrail.Sighting, facts []filetrail.FileFact
 	}
 	sightFile, factFile := fileOf[:len(sightings)], fileOf[len(sightings):]
 
-	// Phase 2: file rows (hashes and hints), merged files moved in, hashes.
-	// A file's names are its stored ones, those of the stored files merged
-	// into it and the batch's.
-	names := map[string]map[string]bool{}
-	addNames := func(id string, from map[string]bool) {
-		if names[id] == nil {
-			names[id] = map[string]bool{}
+	// Phase 2: the stored data of merged files moves into their final file
+	// (their rows, as read, are merged in memory below).
+	absorbed := map[string][]*fileRow{}
+	for _, m := range ids.Merges() {
+		if !m.Existed {
+			continue
 		}
-		for n := range from {
-			names[id][n] = true
-		}
-	}
-	merges := ids.Merges()
-	for _, m := range merges {
-		if f := a.files[m.From]; m.Existed && f != nil {
-			addNames(m.Into, f.names)
-		}
-	}
-	fileHints := gatherHints(sightings, sightFile)
-	var rows [][]any
-	for _, f := range ids.Files() {
-		if f.IsNew() {
-			res.NewFiles++
-		}
-		if row := a.files[f.ID]; f.Existed && row != nil {
-			addNames(f.ID, row.names)
-		}
-		h := fileHints[f.ID]
-		if h == nil {
-			h = &hints{}
-		}
-		addNames(f.ID, h.names)
-		list, err := json.Marshal(sortedKeys(names[f.ID]))
+		f, err := a.file(m.From)
 		if err != nil {
 			return res, err
 		}
-		rows = append(rows, []any{f.ID, f.Hashes.SHA256, f.Hashes.SHA1, f.Hashes.MD5, string(list), h.size, h.seen.first, h.seen.last})
+		if f != nil {
+			absorbed[m.Into] = append(absorbed[m.Into], f)
+		}
+		if err := a.moveFile(m.From, m.Hashes, m.Into); err != nil {
+			return res, err
+		}
 	}
-	err := execValues(a.ctx, a.tx, "INSERT INTO files (id, sha256, sha1, md5, names, hint_size, hint_first, hint_last)",
-		`ON CONFLICT (id) DO UPDATE SET sha256 = excluded.sha256, sha1 = excluded.sha1, md5 = excluded.md5,
-			names = excluded.names, hint_size = max(hint_size, excluded.hint_size),
-			hint_first = CASE WHEN hint_first = 0 THEN excluded.hint_first WHEN excluded.hint_first = 0 THEN hint_first
-				ELSE min(hint_first, excluded.hint_first) END,
-			hint_last = max(hint_last, excluded.hint_last)
-		WHERE sha256 != excluded.sha256 OR sha1 != excluded.sha1 OR md5 != excluded.md5 OR names != excluded.names
-			OR excluded.hint_size > hint_size OR excluded.hint_last > hint_last
-			OR (excluded.hint_first != 0 AND (hint_first = 0 OR excluded.hint_first < hint_first))
-		RETURNING id`, 8, rows, a.touchFile)
+
+	// Phase 3: the files' new state; their documents are built in the
+	// background while phase 4 writes the edges.
+	files := ids.Files()
+	for _, f := range files {
+		if f.IsNew() {
+			res.NewFiles++
+		}
+	}
+	plan, err := a.planFiles(files, absorbed, gatherHints(sightings, sightFile), stored, factFile)
 	if err != nil {
 		return res, err
 	}
-	for _, m := range merges {
-		if m.Existed {
-			if err := a.moveFile(m.From, m.Hashes, m.Into); err != nil {
-				return res, err
-			}
-		}
+	docs := buildDocuments(plan.rebuild)
+
+	// Phase 4: evidence, edges, per-IP counts.
+	fileDeltas, newEdges, err := a.writeEdges(sightings, sightFile)
+	docs.Wait()
+	if err != nil {
+		return res, err
 	}
-	rows = rows[:0]
+	res.NewEdges = newEdges
+
+	// Phase 5: files, facts and hashes.
+	if err := a.writeFiles(plan, fileDeltas); err != nil {
+		return res, err
+	}
+	var rows [][]any
 	for _, l := range ids.Registrations() {
-		if filetrail.HashKindOf(l.Hash) != filetrail.HashSHA256 { // a sha256 names the file of that id
+		// A sha256 names the file of that id; a hash already naming its
+		// file needs no write.
+		if filetrail.HashKindOf(l.Hash) != filetrail.HashSHA256 && a.hashFile[l.Hash] != l.FileID {
 			rows = append(rows, []any{l.Hash, l.FileID})
 		}
 	}
-	if err := execValues(a.ctx, a.tx, "INSERT INTO hashes (hash, file_id)",
-		"ON CONFLICT (hash) DO UPDATE SET file_id = excluded.file_id WHERE file_id != excluded.file_id", 2, rows, nil); err != nil {
-		return res, err
-	}
-
-	// Phase 3: evidence and facts.
-	if err := a.writeEvidence(sightings, sightFile); err != nil {
-		return res, err
-	}
-	if err := a.writeFacts(stored, factFile); err != nil {
-		return res, err
-	}
-
-	// Phase 4: derived rows.
-	if res.NewEdges, err = a.deriveEdges(); err != nil {
-		return res, err
-	}
-	return res, a.deriveFiles()
-}
-
-// touchFile records the file id of a RETURNING row as touched.
-func (a *applier) touchFile(r *sql.Rows) error {
-	var id string
-	if err := r.Scan(&id); err != nil {
-		return err
-	}
-	a.touchedFiles[id] = true
-	return nil
+	return res, execValues(a.ctx, a.tx, "INSERT INTO hashes (hash, file_id)",
+		"ON CONFLICT (hash) DO UPDATE SET file_id = excluded.file_id WHERE file_id != excluded.file_id", 2, rows, nil)
 }
 
 // gatherHints folds the sightings' hints per file.
@@ -266,74 +241,157 @@ func gatherHints(sightings []filetrail.Sighting, fileOf []string) map[string]*hi
 	return out
 }
 
-// writeEvidence merges the sightings with an IP into evidence rows
-// (aggregated in memory first); the edges whose evidence changed are
-// touched.
-func (a *applier) writeEvidence(sightings []filetrail.Sighting, fileOf []string) error {
-	evidence := map[evidenceKey]*span{}
+// writeEdges merges the evidence of the sightings with an IP into the
+// stored evidence of their edges (read once), writes the evidence rows that
+// change, re-derives with EdgeContext and writes every edge whose evidence
+// changed (and every edge moved by a merge), and updates the per-IP counts
+// and spans. It returns the number of edges each file gained and the number
+// of edges that did not exist before the batch.
+//
+// An edge exists exactly when it has evidence, so the stored evidence tells
+// which edges are new; only edges moved by a merge are looked up.
+func (a *applier) writeEdges(sightings []filetrail.Sighting, fileOf []string) (map[string]int64, int, error) {
+	batch := map[edgeKey]map[evKey]*span{}
 	for i, sg := range sightings {
 		if !sg.IP.IsValid() {
 			continue
 		}
-		k := evidenceKey{sg.IP.String(), fileOf[i], sg.URL, sg.Source}
-		e := evidence[k]
+		k := edgeKey{sg.IP.String(), fileOf[i]}
+		evs := batch[k]
+		if evs == nil {
+			evs = map[evKey]*span{}
+			batch[k] = evs
+		}
+		ek := evKey{sg.URL, sg.Source}
+		e := evs[ek]
 		if e == nil {
 			e = &span{}
-			evidence[k] = e
+			evs[ek] = e
 		}
 		e.add(sg.SeenAt, sg.SeenAt)
 	}
-	keys := make([]evidenceKey, 0, len(evidence))
-	for k := range evidence {
-		keys = append(keys, k)
+	touched := maps.Clone(a.movedEdges)
+	for k := range batch {
+		touched[k] = true
 	}
-	slices.SortFunc(keys, func(x, y evidenceKey) int {
-		return cmp.Or(cmp.Compare(x.ip, y.ip), cmp.Compare(x.file, y.file), cmp.Compare(x.url, y.url), cmp.Compare(x.source, y.source))
+	keys, args := edgeKeys(touched)
+	stored := map[edgeKey]map[evKey]span{}
+	err := queryKeys(a.ctx, a.tx, `WITH k(ip, f) AS (VALUES %K)
+		SELECT e.ip, e.file_id, e.url, e.source, e.first_seen, e.last_seen
+		FROM k CROSS JOIN evidence e ON e.ip = k.ip AND e.file_id = k.f`, 2, args, func(r *sql.Rows) error {
+		var k edgeKey
+		var ek evKey
+		var s span
+		if err := r.Scan(&k.ip, &k.file, &ek.url, &ek.source, &s.first, &s.last); err != nil {
+			return err
+		}
+		if stored[k] == nil {
+			stored[k] = map[evKey]span{}
+		}
+		stored[k][ek] = s
+		return nil
 	})
-	rows := make([][]any, len(keys))
-	for i, k := range keys {
-		rows[i] = []any{k.ip, k.file, k.url, k.source, evidence[k].first, evidence[k].last}
+	if err != nil {
+		return nil, 0, err
 	}
-	return execValues(a.ctx, a.tx, "INSERT INTO evidence (ip, file_id, url, source, first_seen, last_seen)",
-		`ON CONFLICT (ip, file_id, url, source) DO UPDATE SET
-			first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)
-		WHERE excluded.first_seen < first_seen OR excluded.last_seen > last_seen
-		RETURNING ip, file_id`, 6, rows, func(r *sql.Rows) error {
-			var k edgeKey
-			if err := r.Scan(&k.ip, &k.file); err != nil {
-				return err
-			}
-			a.touchedEdges[k] = true
-			return nil
-		})
-}
+	// A moved edge has evidence under its new key before its edge row is
+	// written: whether the row exists is read.
+	movedExists := map[edgeKey]bool{}
+	_, movedArgs := edgeKeys(a.movedEdges)
+	err = queryKeys(a.ctx, a.tx, `WITH k(ip, f) AS (VALUES %K)
+		SELECT e.ip, e.file_id FROM k CROSS JOIN edges e ON e.ip = k.ip AND e.file_id = k.f`, 2, movedArgs, func(r *sql.Rows) error {
+		var k edgeKey
+		if err := r.Scan(&k.ip, &k.file); err != nil {
+			return err
+		}
+		movedExists[k] = true
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
 
-// writeFacts keeps, per file, origin and source, the superseding fact; a
-// file whose facts change is touched.
-func (a *applier) writeFacts(stored []filetrail.StoredFact, fileOf []string) error {
-	best := map[factKey]filetrail.StoredFact{}
-	for i, f := range stored {
-		k := factKey{fileOf[i], f.Origin, f.Source}
-		if old, ok := best[k]; !ok || f.Supersedes(old) {
-			best[k] = f
+	type ipDelta struct {
+		files int64
+		seen  span
+	}
+	ipDeltas := map[string]*ipDelta{}
+	fileDeltas := map[string]int64{}
+	newEdges := 0
+	var evRows, edgeRows [][]any
+	var ev []filetrail.Evidence
+	for _, k := range keys {
+		old := stored[k]
+		changed := a.movedEdges[k] // a moved edge is always rewritten
+		ev = ev[:0]
+		for ek, s := range old {
+			if add := batch[k][ek]; add != nil {
+				s.first, s.last = min(s.first, add.first), max(s.last, add.last)
+			}
+			ev = append(ev, filetrail.Evidence{URL: ek.url, Source: ek.source, FirstSeen: s.first, LastSeen: s.last})
+		}
+		// The batch's evidence, in key order: the rows to write.
+		for _, ek := range slices.SortedFunc(maps.Keys(batch[k]), compareEvKeys) {
+			add := batch[k][ek]
+			s, ok := old[ek]
+			if ok && add.first >= s.first && add.last <= s.last {
+				continue
+			}
+			if ok {
+				add = &span{min(s.first, add.first), max(s.last, add.last)}
+			} else {
+				ev = append(ev, filetrail.Evidence{URL: ek.url, Source: ek.source, FirstSeen: add.first, LastSeen: add.last})
+			}
+			evRows = append(evRows, []any{k.ip, k.file, ek.url, ek.source, add.first, add.last})
+			changed = true
+		}
+		if !changed || len(ev) == 0 {
+			continue
+		}
+		first, last, ctxJSON := filetrail.EdgeContext(ev)
+		edgeRows = append(edgeRows, []any{k.ip, k.file, first, last, string(ctxJSON)})
+		d := ipDeltas[k.ip]
+		if d == nil {
+			d = &ipDelta{}
+			ipDeltas[k.ip] = d
+		}
+		d.seen.add(first, last)
+		existed := len(old) > 0
+		if a.movedEdges[k] {
+			existed = movedExists[k]
+		}
+		if !existed {
+			d.files++
+			fileDeltas[k.file]++
+			if !a.movedEdges[k] {
+				newEdges++
+			}
 		}
 	}
-	keys := make([]factKey, 0, len(best))
-	for k := range best {
-		keys = append(keys, k)
+	err = execValues(a.ctx, a.tx, "INSERT INTO evidence (ip, file_id, url, source, first_seen, last_seen)",
+		`ON CONFLICT (ip, file_id, url, source) DO UPDATE SET first_seen = excluded.first_seen, last_seen = excluded.last_seen`, 6, evRows, nil)
+	if err != nil {
+		return nil, 0, err
 	}
-	slices.SortFunc(keys, func(x, y factKey) int {
-		return cmp.Or(cmp.Compare(x.file, y.file), cmp.Compare(x.origin, y.origin), cmp.Compare(x.source, y.source))
-	})
-	rows := make([][]any, len(keys))
-	for i, k := range keys {
-		f := best[k]
-		rows[i] = []any{k.file, int(k.origin), k.source, f.EvidenceTime, f.Digest, string(f.Attributes)}
+	err = execValues(a.ctx, a.tx, "INSERT INTO edges (ip, file_id, first_seen, last_seen, context)",
+		`ON CONFLICT (ip, file_id) DO UPDATE SET
+			first_seen = excluded.first_seen, last_seen = excluded.last_seen, context = excluded.context`, 5, edgeRows, nil)
+	if err != nil {
+		return nil, 0, err
 	}
-	return execValues(a.ctx, a.tx, "INSERT INTO facts (file_id, origin, source, evidence_time, digest, attributes)",
-		`ON CONFLICT (file_id, origin, source) DO UPDATE SET
-			evidence_time = excluded.evidence_time, digest = excluded.digest, attributes = excluded.attributes
-		WHERE `+supersedes+` RETURNING file_id`, 6, rows, a.touchFile)
+	var ipRows [][]any
+	for _, ip := range sortedKeys(ipDeltas) {
+		d := ipDeltas[ip]
+		ipRows = append(ipRows, []any{ip, d.files, d.seen.first, d.seen.last})
+	}
+	err = execValues(a.ctx, a.tx, "INSERT INTO ips (ip, file_count, first_seen, last_seen)",
+		`ON CONFLICT (ip) DO UPDATE SET file_count = file_count + excluded.file_count,
+			first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)`, 4, ipRows, nil)
+	return fileDeltas, newEdges, err
+}
+
+func compareEvKeys(x, y evKey) int {
+	return cmp.Or(cmp.Compare(x.url, y.url), cmp.Compare(x.source, y.source))
 }
 
 // edgeKeys returns the keys of m as sorted query keys.
@@ -350,137 +408,79 @@ func edgeKeys(m map[edgeKey]bool) ([]edgeKey, [][]any) {
 	return keys, args
 }
 
-// deriveEdges rebuilds every touched edge from its evidence with
-// EdgeContext, writes those that changed, and updates the per-IP and
-// per-file counts and spans. It returns the number of edges that did not
-// exist before the batch.
-func (a *applier) deriveEdges() (int, error) {
-	keys, args := edgeKeys(a.touchedEdges)
-	evidence := map[edgeKey][]filetrail.Evidence{}
-	err := queryKeys(a.ctx, a.tx, `WITH k(ip, f) AS (VALUES %K)
-		SELECT e.ip, e.file_id, e.url, e.source, e.first_seen, e.last_seen
-		FROM k CROSS JOIN evidence e ON e.ip = k.ip AND e.file_id = k.f`, 2, args, func(r *sql.Rows) error {
-		var k edgeKey
-		var e filetrail.Evidence
-		if err := r.Scan(&k.ip, &k.file, &e.URL, &e.Source, &e.FirstSeen, &e.LastSeen); err != nil {
-			return err
-		}
-		evidence[k] = append(evidence[k], e)
-		return nil
-	})
-	if err != nil {
-		return 0, err
-	}
-	type edge struct {
-		first, last int64
-		ctx         string
-	}
-	old := map[edgeKey]edge{}
-	err = queryKeys(a.ctx, a.tx, `WITH k(ip, f) AS (VALUES %K)
-		SELECT e.ip, e.file_id, e.first_seen, e.last_seen, e.context
-		FROM k CROSS JOIN edges e ON e.ip = k.ip AND e.file_id = k.f`, 2, args, func(r *sql.Rows) error {
-		var k edgeKey
-		var e edge
-		if err := r.Scan(&k.ip, &k.file, &e.first, &e.last, &e.ctx); err != nil {
-			return err
-		}
-		old[k] = e
-		return nil
-	})
-	if err != nil {
-		return 0, err
-	}
-	type ipDelta struct {
-		files int64
-		seen  span
-	}
-	ipDeltas := map[string]*ipDelta{}
-	fileDeltas := map[string]int64{}
-	newEdges := 0
-	var rows [][]any
-	for _, k := range keys {
-		ev := evidence[k]
-		if len(ev) == 0 {
-			continue
-		}
-		first, last, ctxJSON := filetrail.EdgeContext(ev)
-		e := edge{first, last, string(ctxJSON)}
-		prev, existed := old[k]
-		if existed && prev == e {
-			continue
-		}
-		rows = append(rows, []any{k.ip, k.file, e.first, e.last, e.ctx})
-		d := ipDeltas[k.ip]
-		if d == nil {
-			d = &ipDelta{}
-			ipDeltas[k.ip] = d
-		}
-		d.seen.add(first, last)
-		if !existed {
-			d.files++
-			fileDeltas[k.file]++
-			if !a.keptEdges[k] {
-				newEdges++
-			}
-		}
-	}
-	err = execValues(a.ctx, a.tx, "INSERT INTO edges (ip, file_id, first_seen, last_seen, context)",
-		`ON CONFLICT (ip, file_id) DO UPDATE SET
-			first_seen = excluded.first_seen, last_seen = excluded.last_seen, context = excluded.context`, 5, rows, nil)
-	if err != nil {
-		return 0, err
-	}
-	rows = rows[:0]
-	for _, ip := range sortedKeys(ipDeltas) {
-		d := ipDeltas[ip]
-		rows = append(rows, []any{ip, d.files, d.seen.first, d.seen.last})
-	}
-	err = execValues(a.ctx, a.tx, "INSERT INTO ips (ip, file_count, first_seen, last_seen)",
-		`ON CONFLICT (ip) DO UPDATE SET file_count = file_count + excluded.file_count,
-			first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)`, 4, rows, nil)
-	if err != nil {
-		return 0, err
-	}
-	rows = rows[:0]
-	for _, id := range sortedKeys(fileDeltas) {
-		rows = append(rows, []any{id, fileDeltas[id]})
-	}
-	err = execValues(a.ctx, a.tx, "INSERT INTO files (id, ip_count)",
-		"ON CONFLICT (id) DO UPDATE SET ip_count = ip_count + excluded.ip_count", 2, rows, nil)
-	return newEdges, err
+// fileState is a file as the batch leaves it.
+type fileState struct {
+	id      string
+	hashes  filetrail.Hashes
+	hints   hints
+	ipCount int64                            // stored count (the batch's new edges are added by writeFiles)
+	facts   map[factKey]filetrail.StoredFact // stored, then the batch's superseding ones
+	rebuild bool                             // the document depends on something that changed
+	doc     json.RawMessage
+	deflate []byte
 }
 
-// deriveFiles rebuilds the attributes document of every touched file with
-// MergeFile from its hashes, stored facts and hints, and writes those that
-// changed.
-func (a *applier) deriveFiles() error {
-	ids := sortedKeys(a.touchedFiles)
-	keys := stringKeys(ids)
-	type file struct {
-		h     filetrail.Hashes
-		hints filetrail.FileHints
-		facts []filetrail.StoredFact
-		attrs string
+// filePlan is what planFiles decided: every final file's state, those
+// whose document is rebuilt, and the facts to write.
+type filePlan struct {
+	states   []*fileState
+	rebuild  []*fileState
+	factRows [][]any
+}
+
+// planFiles merges each final file of the batch, as stored, with the
+// stored files merged into it and the batch's hints and facts. A file's
+// document is rebuilt with MergeFile only when an input of MergeFile
+// changed (hashes, names, hints, facts): for those, the stored facts are
+// read and the batch's superseding facts kept.
+func (a *applier) planFiles(files []filetrail.ResolvedFile, absorbed map[string][]*fileRow, batchHints map[string]*hints,
+	stored []filetrail.StoredFact, factFile []string) (*filePlan, error) {
+	plan := &filePlan{}
+	batchFacts := map[string]map[factKey]filetrail.StoredFact{}
+	for i, f := range stored {
+		m := batchFacts[factFile[i]]
+		if m == nil {
+			m = map[factKey]filetrail.StoredFact{}
+			batchFacts[factFile[i]] = m
+		}
+		k := factKey{f.Origin, f.Source}
+		if old, ok := m[k]; !ok || f.Supersedes(old) {
+			m[k] = f
+		}
 	}
-	files := map[string]*file{}
-	err := queryKeys(a.ctx, a.tx, "SELECT id, sha256, sha1, md5, names, hint_size, hint_first, hint_last, attributes FROM files WHERE id IN (%K)", 1, keys,
-		func(r *sql.Rows) error {
-			var id string
-			var names []byte
-			f := &file{}
-			if err := r.Scan(&id, &f.h.SHA256, &f.h.SHA1, &f.h.MD5, &names, &f.hints.Size, &f.hints.FirstSeen, &f.hints.LastSeen, &f.attrs); err != nil {
-				return err
-			}
-			if err := json.Unmarshal(names, &f.hints.Names); err != nil {
-				return fmt.Errorf("file %s: names: %w", id, err)
-			}
-			files[id] = f
-			return nil
-		})
-	if err != nil {
-		return err
+	states := make([]*fileState, 0, len(files))
+	var readFacts []string
+	for _, f := range files {
+		st := &fileState{id: f.ID, hashes: f.Hashes, hints: hints{names: map[string]bool{}}}
+		row := a.files[f.ID]
+		if !f.Existed {
+			row = nil
+		}
+		if row != nil {
+			st.hints.merge(&row.hints)
+			st.ipCount = row.ipCount
+		}
+		for _, o := range absorbed[f.ID] {
+			st.hints.merge(&o.hints)
+		}
+		if h := batchHints[f.ID]; h != nil {
+			st.hints.merge(h)
+		}
+		st.rebuild = row == nil || len(absorbed[f.ID]) > 0 || row.hashes != f.Hashes ||
+			len(st.hints.names) != len(row.hints.names) || st.hints.size != row.hints.size || st.hints.seen != row.hints.seen
+		// Stored facts are read for the stored files whose document is
+		// rebuilt or that get facts (a new file has none, unless merged
+		// ones moved theirs in).
+		if (row != nil || len(absorbed[f.ID]) > 0) && (st.rebuild || batchFacts[f.ID] != nil) {
+			readFacts = append(readFacts, f.ID)
+		}
+		states = append(states, st)
 	}
-	err = queryKeys(a.ctx, a.tx, "SELECT file_id, origin, source, evidence_time, digest, attributes FROM facts WHERE file_id IN (%K)", 1, keys,
+	byID := make(map[string]*fileState, len(states))
+	for _, st := range states {
+		byID[st.id] = st
+	}
+	err := queryKeys(a.ctx, a.tx, "SELECT file_id, origin, source, evidence_time, digest, attributes FROM facts WHERE file_id IN (%K)", 1, stringKeys(readFacts),
 		func(r *sql.Rows) error {
 			var id string
 			var sf filetrail.StoredFact
@@ -489,26 +489,110 @@ func (a *applier) deriveFiles() error {
 				return err
 			}
 			sf.Attributes = json.RawMessage(attrs)
-			if f := files[id]; f != nil {
-				f.facts = append(f.facts, sf)
+			if st := byID[id]; st != nil {
+				if st.facts == nil {
+					st.facts = map[factKey]filetrail.StoredFact{}
+				}
+				st.facts[factKey{sf.Origin, sf.Source}] = sf
 			}
 			return nil
 		})
 	if err != nil {
+		return nil, err
+	}
+	for _, st := range states {
+		bf := batchFacts[st.id]
+		for _, k := range slices.SortedFunc(maps.Keys(bf), compareFactKeys) {
+			f := bf[k]
+			if old, ok := st.facts[k]; ok && !f.Supersedes(old) {
+				continue
+			}
+			if st.facts == nil {
+				st.facts = map[factKey]filetrail.StoredFact{}
+			}
+			st.facts[k] = f
+			st.rebuild = true
+			plan.factRows = append(plan.factRows, []any{st.id, int(k.origin), k.source, f.EvidenceTime, f.Digest, string(f.Attributes)})
+		}
+	}
+	plan.states = states
+	for _, st := range states {
+		if st.rebuild {
+			plan.rebuild = append(plan.rebuild, st)
+		}
+	}
+	return plan, nil
+}
+
+// writeFiles writes the batch's facts and each changed file row once: the
+// whole row with its new document when it was rebuilt (after
+// buildDocuments), else its IP count when the batch's new edges (fileDeltas)
+// changed it.
+func (a *applier) writeFiles(plan *filePlan, fileDeltas map[string]int64) error {
+	err := execValues(a.ctx, a.tx, "INSERT INTO facts (file_id, origin, source, evidence_time, digest, attributes)",
+		`ON CONFLICT (file_id, origin, source) DO UPDATE SET
+			evidence_time = excluded.evidence_time, digest = excluded.digest, attributes = excluded.attributes`, 6, plan.factRows, nil)
+	if err != nil {
 		return err
 	}
-	var rows [][]any
-	for _, id := range ids {
-		f := files[id]
-		if f == nil {
-			continue // merged away
-		}
-		if doc := filetrail.MergeFile(f.h, f.facts, f.hints); string(doc) != f.attrs {
-			rows = append(rows, []any{id, string(doc), filetrail.CompressAttributes(doc)})
+	var rows, metaRows [][]any
+	for _, st := range plan.states {
+		st.ipCount += fileDeltas[st.id]
+		switch {
+		case st.rebuild:
+			names, err := json.Marshal(sortedKeys(st.hints.names))
+			if err != nil {
+				return err
+			}
+			rows = append(rows, []any{st.id, st.hashes.SHA256, st.hashes.SHA1, st.hashes.MD5, string(names),
+				st.hints.size, st.hints.seen.first, st.hints.seen.last, st.ipCount, string(st.doc), st.deflate})
+		case fileDeltas[st.id] != 0:
+			metaRows = append(metaRows, []any{st.id, st.ipCount})
 		}
 	}
-	return execValues(a.ctx, a.tx, "INSERT INTO files (id, attributes, attributes_deflate)",
-		"ON CONFLICT (id) DO UPDATE SET attributes = excluded.attributes, attributes_deflate = excluded.attributes_deflate", 3, rows, nil)
+	// The one place a file's attributes document (and its compressed copy)
+	// is written.
+	err = execValues(a.ctx, a.tx, "INSERT INTO files (id, sha256, sha1, md5, names, hint_size, hint_first, hint_last, ip_count, attributes, attributes_deflate)",
+		`ON CONFLICT (id) DO UPDATE SET sha256 = excluded.sha256, sha1 = excluded.sha1, md5 = excluded.md5, names = excluded.names,
+			hint_size = excluded.hint_size, hint_first = excluded.hint_first, hint_last = excluded.hint_last, ip_count = excluded.ip_count,
+			attributes = excluded.attributes, attributes_deflate = excluded.attributes_deflate`, 11, rows, nil)
+	if err != nil {
+		return err
+	}
+	return execValues(a.ctx, a.tx, "INSERT INTO files (id, ip_count)",
+		"ON CONFLICT (id) DO UPDATE SET ip_count = excluded.ip_count", 2, metaRows, nil)
+}
+
+func compareFactKeys(x, y factKey) int {
+	return cmp.Or(cmp.Compare(x.origin, y.origin), cmp.Compare(x.source, y.source))
+}
+
+// buildDocuments sets doc (MergeFile) and deflate (its compressed copy) of
+// every state, in the background, spread over the available CPUs: both are
+// pure functions of the state, which nothing else may use until the
+// returned group's Wait returns.
+func buildDocuments(states []*fileState) *sync.WaitGroup {
+	build := func(st *fileState) {
+		facts := slices.Collect(maps.Values(st.facts))
+		st.doc = filetrail.MergeFile(st.hashes, facts, filetrail.FileHints{
+			Names: sortedKeys(st.hints.names), Size: st.hints.size, FirstSeen: st.hints.seen.first, LastSeen: st.hints.seen.last,
+		})
+		st.deflate = filetrail.CompressAttributes(st.doc)
+	}
+	var wg sync.WaitGroup
+	if len(states) == 0 {
+		return &wg
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(states)/64+1)
+	per := (len(states) + workers - 1) / workers
+	for part := range slices.Chunk(states, per) {
+		wg.Go(func() {
+			for _, st := range part {
+				build(st)
+			}
+		})
+	}
+	return &wg
 }
 
 func sortedKeys[V any](m map[string]V) []string {

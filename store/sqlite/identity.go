@@ -64,14 +64,15 @@ func (a *applier) file(id string) (*fileRow, error) {
 	return f, nil
 }
 
-const fileRowColumns = "id, sha256, sha1, md5, names"
+const fileRowColumns = "id, sha256, sha1, md5, names, hint_size, hint_first, hint_last, ip_count"
 
 // scanFileRow reads the fileRowColumns of a stored file.
 func scanFileRow(r interface{ Scan(...any) error }) (string, *fileRow, error) {
-	f := &fileRow{names: map[string]bool{}}
+	f := &fileRow{hints: hints{names: map[string]bool{}}}
 	var id string
 	var names []byte
-	if err := r.Scan(&id, &f.hashes.SHA256, &f.hashes.SHA1, &f.hashes.MD5, &names); err != nil {
+	if err := r.Scan(&id, &f.hashes.SHA256, &f.hashes.SHA1, &f.hashes.MD5, &names,
+		&f.hints.size, &f.hints.seen.first, &f.hints.seen.last, &f.ipCount); err != nil {
 		return "", nil, err
 	}
 	var list []string
@@ -79,15 +80,16 @@ func scanFileRow(r interface{ Scan(...any) error }) (string, *fileRow, error) {
 		return "", nil, fmt.Errorf("file %s: names: %w", id, err)
 	}
 	for _, n := range list {
-		f.names[n] = true
+		f.hints.names[n] = true
 	}
 	return id, f, nil
 }
 
 // moveFile merges the stored data of file from into file to and deletes
 // from: evidence and edges (an IP that served both keeps one edge and its
-// count drops by one), facts (the superseding one per origin and source),
-// hints and hashes (names were merged in memory).
+// count drops by one), facts (the superseding one per origin and source)
+// and hashes. Its names and hints are merged in memory (planFiles), its
+// moved edges re-derived (writeEdges).
 func (a *applier) moveFile(from string, fromHashes filetrail.Hashes, to string) error {
 	rows, err := a.tx.QueryContext(a.ctx, "SELECT ip FROM edges WHERE file_id = ?", from)
 	if err != nil {
@@ -120,14 +122,12 @@ func (a *applier) moveFile(from string, fromHashes filetrail.Hashes, to string) 
 		if err := a.exec("DELETE FROM edges WHERE ip = ? AND file_id = ?", ip, from); err != nil {
 			return err
 		}
-		// The edge is re-derived under to; deriveEdges counts it again if
+		// The edge is re-derived under to; writeEdges counts it again if
 		// to had no edge with ip.
 		if err := a.exec("UPDATE ips SET file_count = file_count - 1 WHERE ip = ?", ip); err != nil {
 			return err
 		}
-		k := edgeKey{ip, to}
-		a.touchedEdges[k] = true
-		a.keptEdges[k] = true
+		a.movedEdges[edgeKey{ip, to}] = true
 	}
 	steps := []struct {
 		q    string
@@ -139,10 +139,6 @@ func (a *applier) moveFile(from string, fromHashes filetrail.Hashes, to string) 
 				evidence_time = excluded.evidence_time, digest = excluded.digest, attributes = excluded.attributes
 			WHERE ` + supersedes, []any{to, from}},
 		{"DELETE FROM facts WHERE file_id = ?", []any{from}},
-		{`UPDATE files SET hint_size = max(files.hint_size, o.hint_size),
-				hint_first = CASE WHEN files.hint_first = 0 THEN o.hint_first WHEN o.hint_first = 0 THEN files.hint_first ELSE min(files.hint_first, o.hint_first) END,
-				hint_last = max(files.hint_last, o.hint_last)
-			FROM (SELECT hint_size, hint_first, hint_last FROM files WHERE id = ?) AS o WHERE files.id = ?`, []any{from, to}},
 		{"UPDATE hashes SET file_id = ? WHERE hash IN (?, ?, ?) AND file_id = ?", []any{to, fromHashes.SHA256, fromHashes.SHA1, fromHashes.MD5, from}},
 		{"DELETE FROM files WHERE id = ?", []any{from}},
 	}
@@ -151,7 +147,6 @@ func (a *applier) moveFile(from string, fromHashes filetrail.Hashes, to string) 
 			return err
 		}
 	}
-	a.touchedFiles[to] = true
 	return nil
 }
 
