@@ -8,6 +8,7 @@ import (
 	"maps"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/filetrail/filetrail"
@@ -200,7 +201,13 @@ func (a *applier) run(sightings []filetrail.Sighting, facts []filetrail.FileFact
 	docs := buildDocuments(plan.rebuild)
 
 	// Phase 4: evidence, edges, per-IP counts.
-	fileDeltas, newEdges, err := a.writeEdges(sightings, sightFile)
+	newFiles := map[string]bool{}
+	for _, f := range files {
+		if f.IsNew() {
+			newFiles[f.ID] = true
+		}
+	}
+	fileDeltas, newEdges, err := a.writeEdges(sightings, sightFile, newFiles)
 	docs.Wait()
 	if err != nil {
 		return res, err
@@ -219,6 +226,7 @@ func (a *applier) run(sightings []filetrail.Sighting, facts []filetrail.FileFact
 			rows = append(rows, []any{l.Hash, l.FileID})
 		}
 	}
+	sortByKey(rows)
 	return res, execValues(a.ctx, a.tx, "INSERT INTO hashes (hash, file_id)",
 		"ON CONFLICT (hash) DO UPDATE SET file_id = excluded.file_id WHERE file_id != excluded.file_id", 2, rows, nil)
 }
@@ -249,51 +257,61 @@ func gatherHints(sightings []filetrail.Sighting, fileOf []string) map[string]*hi
 // of edges that did not exist before the batch.
 //
 // An edge exists exactly when it has evidence, so the stored evidence tells
-// which edges are new; only edges moved by a merge are looked up.
-func (a *applier) writeEdges(sightings []filetrail.Sighting, fileOf []string) (map[string]int64, int, error) {
-	batch := map[edgeKey]map[evKey]*span{}
+// which edges are new; only edges moved by a merge are looked up. The
+// evidence of an edge of a new file (newFiles: neither it nor a file merged
+// into it was stored) is not read: there is none.
+func (a *applier) writeEdges(sightings []filetrail.Sighting, fileOf []string, newFiles map[string]bool) (map[string]int64, int, error) {
+	// The batch's evidence, one record per (edge, URL, source), sorted by
+	// edge then evidence key: the sightings' records sorted, equal keys
+	// folded together.
+	batch := make([]evRecord, 0, len(sightings))
 	for i, sg := range sightings {
 		if !sg.IP.IsValid() {
 			continue
 		}
-		k := edgeKey{sg.IP.String(), fileOf[i]}
-		evs := batch[k]
-		if evs == nil {
-			evs = map[evKey]*span{}
-			batch[k] = evs
-		}
-		ek := evKey{sg.URL, sg.Source}
-		e := evs[ek]
-		if e == nil {
-			e = &span{}
-			evs[ek] = e
-		}
-		e.add(sg.SeenAt, sg.SeenAt)
+		r := evRecord{edge: edgeKey{sg.IP.String(), fileOf[i]}, ev: evKey{sg.URL, sg.Source}}
+		r.span.add(sg.SeenAt, sg.SeenAt)
+		batch = append(batch, r)
 	}
-	touched := maps.Clone(a.movedEdges)
-	for k := range batch {
-		touched[k] = true
+	slices.SortFunc(batch, compareEvRecords)
+	batch = foldEvRecords(batch)
+	// Every edge to write, in key order: the batch's and the moved ones.
+	var keys []edgeKey
+	for i, r := range batch {
+		if i == 0 || r.edge != batch[i-1].edge {
+			keys = append(keys, r.edge)
+		}
 	}
-	keys, args := edgeKeys(touched)
-	stored := map[edgeKey]map[evKey]span{}
+	if len(a.movedEdges) > 0 {
+		for k := range a.movedEdges {
+			if _, found := slices.BinarySearchFunc(batch, k, func(r evRecord, k edgeKey) int { return compareEdgeKeys(r.edge, k) }); !found {
+				keys = append(keys, k)
+			}
+		}
+		slices.SortFunc(keys, compareEdgeKeys)
+	}
+	var args [][]any
+	for _, k := range keys {
+		if !newFiles[k.file] || a.movedEdges[k] {
+			args = append(args, []any{k.ip, k.file})
+		}
+	}
+	// The stored evidence of those edges, sorted like batch.
+	var stored []evRecord
 	err := queryKeys(a.ctx, a.tx, `WITH k(ip, f) AS (VALUES %K)
 		SELECT e.ip, e.file_id, e.url, e.source, e.first_seen, e.last_seen
 		FROM k CROSS JOIN evidence e ON e.ip = k.ip AND e.file_id = k.f`, 2, args, func(r *sql.Rows) error {
-		var k edgeKey
-		var ek evKey
-		var s span
-		if err := r.Scan(&k.ip, &k.file, &ek.url, &ek.source, &s.first, &s.last); err != nil {
+		var e evRecord
+		if err := r.Scan(&e.edge.ip, &e.edge.file, &e.ev.url, &e.ev.source, &e.span.first, &e.span.last); err != nil {
 			return err
 		}
-		if stored[k] == nil {
-			stored[k] = map[evKey]span{}
-		}
-		stored[k][ek] = s
+		stored = append(stored, e)
 		return nil
 	})
 	if err != nil {
 		return nil, 0, err
 	}
+	slices.SortFunc(stored, compareEvRecords)
 	// A moved edge has evidence under its new key before its edge row is
 	// written: whether the row exists is read.
 	movedExists := map[edgeKey]bool{}
@@ -318,45 +336,74 @@ func (a *applier) writeEdges(sightings []filetrail.Sighting, fileOf []string) (m
 	ipDeltas := map[string]*ipDelta{}
 	fileDeltas := map[string]int64{}
 	newEdges := 0
-	var evRows, edgeRows [][]any
+	// edgeRows are upserted; ctxRows are stored edges whose first_seen
+	// stays: only their last_seen and context change, which leaves the
+	// two indexes (both hold first_seen) untouched.
+	var evRows, edgeRows, ctxRows [][]any
 	var ev []filetrail.Evidence
 	for _, k := range keys {
-		old := stored[k]
+		var add, old []evRecord
+		add, batch = cutEdge(batch, k)
+		old, stored = cutEdge(stored, k)
+		hadOld := len(old) > 0
 		changed := a.movedEdges[k] // a moved edge is always rewritten
 		ev = ev[:0]
-		for ek, s := range old {
-			if add := batch[k][ek]; add != nil {
-				s.first, s.last = min(s.first, add.first), max(s.last, add.last)
+		var oldFirst int64 // the stored edge's first_seen: the least of its evidence
+		for i, o := range old {
+			if i == 0 || o.span.first < oldFirst {
+				oldFirst = o.span.first
 			}
-			ev = append(ev, filetrail.Evidence{URL: ek.url, Source: ek.source, FirstSeen: s.first, LastSeen: s.last})
 		}
-		// The batch's evidence, in key order: the rows to write.
-		for _, ek := range slices.SortedFunc(maps.Keys(batch[k]), compareEvKeys) {
-			add := batch[k][ek]
-			s, ok := old[ek]
-			if ok && add.first >= s.first && add.last <= s.last {
-				continue
+		// Merge the stored and the batch's evidence, both in key order;
+		// the batch's rows that change are written.
+		for len(add) > 0 || len(old) > 0 {
+			var c int
+			switch {
+			case len(add) == 0:
+				c = 1
+			case len(old) == 0:
+				c = -1
+			default:
+				c = compareEvKeys(add[0].ev, old[0].ev)
 			}
-			if ok {
-				add = &span{min(s.first, add.first), max(s.last, add.last)}
-			} else {
-				ev = append(ev, filetrail.Evidence{URL: ek.url, Source: ek.source, FirstSeen: add.first, LastSeen: add.last})
+			var e evRecord
+			switch {
+			case c > 0: // stored, not in the batch
+				e, old = old[0], old[1:]
+			case c < 0: // new evidence
+				e, add = add[0], add[1:]
+				evRows = append(evRows, []any{k.ip, k.file, e.ev.url, e.ev.source, e.span.first, e.span.last})
+				changed = true
+			default: // stored evidence seen again: written when it widens
+				e = add[0]
+				s := old[0].span
+				add, old = add[1:], old[1:]
+				if e.span.first < s.first || e.span.last > s.last {
+					e.span = span{min(s.first, e.span.first), max(s.last, e.span.last)}
+					evRows = append(evRows, []any{k.ip, k.file, e.ev.url, e.ev.source, e.span.first, e.span.last})
+					changed = true
+				} else {
+					e.span = s
+				}
 			}
-			evRows = append(evRows, []any{k.ip, k.file, ek.url, ek.source, add.first, add.last})
-			changed = true
+			ev = append(ev, filetrail.Evidence{URL: e.ev.url, Source: e.ev.source, FirstSeen: e.span.first, LastSeen: e.span.last})
 		}
 		if !changed || len(ev) == 0 {
 			continue
 		}
 		first, last, ctxJSON := filetrail.EdgeContext(ev)
-		edgeRows = append(edgeRows, []any{k.ip, k.file, first, last, string(ctxJSON)})
+		if hadOld && !a.movedEdges[k] && first == oldFirst {
+			ctxRows = append(ctxRows, []any{k.ip, k.file, last, string(ctxJSON)})
+		} else {
+			edgeRows = append(edgeRows, []any{k.ip, k.file, first, last, string(ctxJSON)})
+		}
 		d := ipDeltas[k.ip]
 		if d == nil {
 			d = &ipDelta{}
 			ipDeltas[k.ip] = d
 		}
 		d.seen.add(first, last)
-		existed := len(old) > 0
+		existed := hadOld
 		if a.movedEdges[k] {
 			existed = movedExists[k]
 		}
@@ -379,6 +426,11 @@ func (a *applier) writeEdges(sightings []filetrail.Sighting, fileOf []string) (m
 	if err != nil {
 		return nil, 0, err
 	}
+	err = execValues(a.ctx, a.tx, "UPDATE edges SET last_seen = v.column3, context = v.column4 FROM (",
+		") AS v WHERE edges.ip = v.column1 AND edges.file_id = v.column2", 4, ctxRows, nil)
+	if err != nil {
+		return nil, 0, err
+	}
 	var ipRows [][]any
 	for _, ip := range sortedKeys(ipDeltas) {
 		d := ipDeltas[ip]
@@ -390,8 +442,59 @@ func (a *applier) writeEdges(sightings []filetrail.Sighting, fileOf []string) (m
 	return fileDeltas, newEdges, err
 }
 
+// evRecord is one evidence row: its edge, its key within the edge, its span.
+type evRecord struct {
+	edge edgeKey
+	ev   evKey
+	span span
+}
+
+// The comparisons below stop at the first field that differs (cmp.Or
+// would compare every field): they sort whole batches.
+
+func compareEdgeKeys(x, y edgeKey) int {
+	if c := strings.Compare(x.ip, y.ip); c != 0 {
+		return c
+	}
+	return strings.Compare(x.file, y.file)
+}
+
+func compareEvRecords(x, y evRecord) int {
+	if c := compareEdgeKeys(x.edge, y.edge); c != 0 {
+		return c
+	}
+	return compareEvKeys(x.ev, y.ev)
+}
+
+// foldEvRecords folds the records of equal keys of sorted rs into one
+// (their spans added) and returns the shortened slice.
+func foldEvRecords(rs []evRecord) []evRecord {
+	out := rs[:0]
+	for _, r := range rs {
+		if n := len(out); n > 0 && out[n-1].edge == r.edge && out[n-1].ev == r.ev {
+			out[n-1].span.add(r.span.first, r.span.last)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// cutEdge splits the records of edge k off the head of sorted rs, whose
+// edges are all at or after k: it returns them and the rest.
+func cutEdge(rs []evRecord, k edgeKey) (of, rest []evRecord) {
+	n := 0
+	for n < len(rs) && rs[n].edge == k {
+		n++
+	}
+	return rs[:n], rs[n:]
+}
+
 func compareEvKeys(x, y evKey) int {
-	return cmp.Or(cmp.Compare(x.url, y.url), cmp.Compare(x.source, y.source))
+	if c := strings.Compare(x.url, y.url); c != 0 {
+		return c
+	}
+	return strings.Compare(x.source, y.source)
 }
 
 // edgeKeys returns the keys of m as sorted query keys.
@@ -400,7 +503,7 @@ func edgeKeys(m map[edgeKey]bool) ([]edgeKey, [][]any) {
 	for k := range m {
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, func(x, y edgeKey) int { return cmp.Or(cmp.Compare(x.ip, y.ip), cmp.Compare(x.file, y.file)) })
+	slices.SortFunc(keys, compareEdgeKeys)
 	args := make([][]any, len(keys))
 	for i, k := range keys {
 		args[i] = []any{k.ip, k.file}
@@ -550,6 +653,8 @@ func (a *applier) writeFiles(plan *filePlan, fileDeltas map[string]int64) error 
 			metaRows = append(metaRows, []any{st.id, st.ipCount})
 		}
 	}
+	sortByKey(rows)
+	sortByKey(metaRows)
 	// The one place a file's attributes document (and its compressed copy)
 	// is written.
 	err = execValues(a.ctx, a.tx, "INSERT INTO files (id, sha256, sha1, md5, names, hint_size, hint_first, hint_last, ip_count, attributes, attributes_deflate)",

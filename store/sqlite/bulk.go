@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"strings"
 )
 
@@ -77,6 +78,12 @@ func queryKeys(ctx context.Context, tx *sql.Tx, query string, width int, keys []
 		keys = keys[n:]
 	}
 	return nil
+}
+
+// sortByKey sorts rows by their first value, a string (a key), so that a
+// multi-row statement over them walks the B-tree in key order.
+func sortByKey(rows [][]any) {
+	slices.SortFunc(rows, func(x, y []any) int { return strings.Compare(x[0].(string), y[0].(string)) })
 }
 
 // stringKeys makes single-column keys of ss.
