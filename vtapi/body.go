@@ -33,10 +33,10 @@ type splice struct {
 
 var bodyPool = sync.Pool{New: func() any { return &body{b: make([]byte, 0, 16<<10)} }}
 
-// getBody returns an empty body for r's response.
-func getBody(r *http.Request) *body {
+// getBody returns an empty body, to be sent gzip-encoded when gzip is set.
+func getBody(gzip bool) *body {
 	bd := bodyPool.Get().(*body)
-	bd.gzip = acceptsGzip(r.Header.Values("Accept-Encoding"))
+	bd.gzip = gzip
 	return bd
 }
 
@@ -126,7 +126,7 @@ func (bd *body) stitch() []byte {
 // writeJSON sends a JSON text with the given status, gzip-compressed when
 // the client accepts it (see body.send).
 func writeJSON(w http.ResponseWriter, r *http.Request, status int, text []byte) {
-	bd := getBody(r)
+	bd := getBody(acceptsGzip(r.Header.Values("Accept-Encoding")))
 	defer putBody(bd)
 	bd.b = append(bd.b, text...)
 	bd.send(w, status)

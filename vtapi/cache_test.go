@@ -139,3 +139,21 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels map
 	}
 	return 0
 }
+
+// A response served from the cache still counts against the key's quota,
+// and a request the cache holds is refused once the quota is used up.
+func TestResponseCacheHitsCountAgainstQuota(t *testing.T) {
+	f := newFixture(t)
+	reg := prometheus.NewRegistry()
+	e := newEnv(t, f, vtapi.Options{CacheBytes: 8 << 20, CacheTTL: time.Hour, Registry: reg})
+	limited := f.newKey(t, true, filetrail.Quota{PerMinute: 3})
+	path := downloadedPath(reportsIP.String())
+	wantOK(t, e.get(t, path, e.premium), new(map[string]any)) // cached by an unlimited key
+	for range 3 {
+		wantOK(t, e.get(t, path, limited), new(map[string]any))
+	}
+	wantError(t, e.get(t, path, limited), 429, filetrail.CodeQuotaExceeded)
+	if hits := cacheLookups(t, reg, "hit"); hits != 4 {
+		t.Errorf("cache hits = %v, want 4 (3 admitted, 1 refused after the lookup)", hits)
+	}
+}

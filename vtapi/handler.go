@@ -219,6 +219,7 @@ func cleanPath(p string) string {
 // instrument wraps a route's handler with panic recovery (500
 // InternalError, logged) and its metrics.
 func (s *server) instrument(route string, h http.HandlerFunc) http.Handler {
+	observe := s.metrics.route(route)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
@@ -235,7 +236,7 @@ func (s *server) instrument(route string, h http.HandlerFunc) http.Handler {
 				}
 				s.writeError(sw, r, apiError{Status: http.StatusInternalServerError, Code: filetrail.CodeInternal, Message: msgInternal})
 			}
-			s.metrics.observe(route, sw.status, time.Since(start))
+			observe(sw.status, time.Since(start))
 		}()
 		h(sw, r)
 	})
@@ -325,13 +326,32 @@ func (s *server) apiRoute(premium, cacheable bool, prepare prepareFunc) http.Han
 			s.fail(w, r, filetrail.Errorf(filetrail.CodeForbidden, msgForbidden))
 			return
 		}
+		gzip, base := acceptsGzip(r.Header.Values("Accept-Encoding")), s.base(r)
+		var cacheKey string
+		var gen uint64
+		if cacheable && s.cache != nil {
+			// Only successful responses are cached, and validation depends
+			// on nothing the key does not hold: a request found in the
+			// cache is valid. It still counts against its quota.
+			cacheKey = responseCacheKey(base, r.URL, key.Premium, gzip)
+			if b, ok := s.cache.get(cacheKey, s.now()); ok {
+				s.metrics.cacheHits.Inc()
+				if err := s.admit(ctx, key); err != nil {
+					s.fail(w, r, err)
+					return
+				}
+				sendEncoded(w, http.StatusOK, gzip, b)
+				return
+			}
+			s.metrics.cacheMisses.Inc()
+			gen = s.cache.generation()
+		}
 		q, err := url.ParseQuery(r.URL.RawQuery)
 		if err != nil {
 			s.fail(w, r, filetrail.Errorf(filetrail.CodeBadRequest, "Malformed query string: %v", err))
 			return
 		}
-		req := &apiRequest{r: r, query: q, key: key, base: s.base(r)}
-		do, err := prepare(req)
+		do, err := prepare(&apiRequest{r: r, query: q, key: key, base: base})
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -340,20 +360,8 @@ func (s *server) apiRoute(premium, cacheable bool, prepare prepareFunc) http.Han
 			s.fail(w, r, err)
 			return
 		}
-		out := getBody(r)
+		out := getBody(gzip)
 		defer putBody(out)
-		var cacheKey string
-		var gen uint64
-		if cacheable && s.cache != nil {
-			cacheKey = responseCacheKey(req, out.gzip)
-			if b, ok := s.cache.get(cacheKey, s.now()); ok {
-				s.metrics.cache.WithLabelValues("hit").Inc()
-				sendEncoded(w, http.StatusOK, out.gzip, b)
-				return
-			}
-			s.metrics.cache.WithLabelValues("miss").Inc()
-			gen = s.cache.generation()
-		}
 		if err := do(ctx, out); err != nil {
 			s.fail(w, r, err)
 			return
@@ -369,17 +377,17 @@ func (s *server) apiRoute(premium, cacheable bool, prepare prepareFunc) http.Han
 // responseCacheKey is everything a cachedAPI response depends on besides
 // the store: links' base, path, query, the key's premium privilege and the
 // encoding.
-func responseCacheKey(req *apiRequest, gzip bool) string {
+func responseCacheKey(base string, u *url.URL, premium, gzip bool) string {
 	flags := "--"
 	switch {
-	case req.key.Premium && gzip:
+	case premium && gzip:
 		flags = "pg"
-	case req.key.Premium:
+	case premium:
 		flags = "p-"
 	case gzip:
 		flags = "-g"
 	}
-	return flags + req.base + req.r.URL.EscapedPath() + "?" + req.r.URL.RawQuery
+	return flags + base + u.EscapedPath() + "?" + u.RawQuery
 }
 
 // writesDone empties the response cache after evidence was written through
