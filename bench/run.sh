@@ -319,12 +319,15 @@ log "nginx serving the same bytes on $NGX (pid $NG_PID)"
 # --- load ----------------------------------------------------------------------
 # sample_rss PID FILE: VmRSS, RssAnon, RssFile (kB) of PID every
 # RSS_INTERVAL seconds while it lives.
+# The samples are appended (O_APPEND), so the VmHWM line added at the end of
+# the load lands after them even while the sampler is still running.
 sample_rss() {
+	: >"$2"
 	while kill -0 "$1" 2>/dev/null; do
 		awk '/^VmRSS:/{r=$2} /^RssAnon:/{a=$2} /^RssFile:/{f=$2} END{if (r != "") printf "%s\t%s\t%s\n", r, a, f}' \
 			"/proc/$1/status" 2>/dev/null || true
 		sleep "$RSS_INTERVAL"
-	done >"$2"
+	done >>"$2"
 }
 sample_rss "$FT_PID" "$RUN/rss-filetrail.tsv" &
 PIDS+=("$!")
