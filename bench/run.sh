@@ -31,14 +31,11 @@
 #                              else BENCH_DIR/PERFORMANCE-smoke.md]
 set -euo pipefail
 
-# The exact command, for the report: the BENCH_* settings given, then us.
-COMMAND=""
-for v in $(compgen -e | grep '^BENCH_' | sort); do
-	COMMAND+="$v=$(printf %q "${!v}") "
-done
-COMMAND+="bench/run.sh"
-
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+# The exact command, for the report: the BENCH_* settings given, then us.
+COMMAND=$(exact_command BENCH_ bench/run.sh)
 
 : "${BENCH_EDGES:=1000000}"
 : "${BENCH_SMALL_IPS:=10000}"
@@ -110,18 +107,6 @@ stop() {
 cleanup() { [ ${#PIDS[@]} -eq 0 ] || stop "${PIDS[@]}"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-free_port() {
-	local p
-	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % 40000))
-		if [ -z "$(ss -Htln "sport = :$p")" ]; then
-			echo "$p"
-			return 0
-		fi
-	done
-	die "no free loopback port"
-}
 
 warn() {
 	log "warning: $*"

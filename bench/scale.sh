@@ -40,13 +40,10 @@
 #   FILETRAIL_PG_STATE         state file of the throwaway PostgreSQL [/tmp/filetrail-scale-pg.state]
 set -euo pipefail
 
-COMMAND=""
-for v in $(compgen -e | grep '^SCALE_' | sort); do
-	COMMAND+="$v=$(printf %q "${!v}") "
-done
-COMMAND+="bench/scale.sh"
-
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+COMMAND=$(exact_command SCALE_ bench/scale.sh)
 
 : "${SCALE_SIZES:=10000 100000 1000000 10000000}"
 : "${SCALE_STORES:=sqlite postgres}"
@@ -115,18 +112,6 @@ go build -o "$BIN/scale" ./bench/scale
 
 # record JSON: one result line.
 record() { echo "$1" >>"$RESULTS"; }
-
-free_port() {
-	local p
-	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % 40000))
-		if [ -z "$(ss -Htln "sport = :$p")" ]; then
-			echo "$p"
-			return 0
-		fi
-	done
-	die "no free loopback port"
-}
 
 # cpu_ticks PID...: utime+stime (clock ticks) of the processes.
 cpu_ticks() {

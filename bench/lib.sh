@@ -1,0 +1,26 @@
+# shellcheck shell=bash
+# Shell functions shared by the bench scripts; source it after defining
+# die (each script prefixes its own messages).
+
+# exact_command PREFIX SCRIPT: the command line that reproduces this run:
+# the PREFIX* environment settings given, shell-quoted, then SCRIPT.
+exact_command() {
+	local v out=""
+	for v in $(compgen -e | grep "^$1" | sort); do
+		out+="$v=$(printf %q "${!v}") "
+	done
+	echo "$out$2"
+}
+
+# free_port: a TCP port no one listens on, on loopback.
+free_port() {
+	local p
+	for _ in $(seq 200); do
+		p=$((20000 + RANDOM % 40000))
+		if [ -z "$(ss -Htln "sport = :$p")" ]; then
+			echo "$p"
+			return 0
+		fi
+	done
+	die "no free loopback port"
+}
