@@ -31,6 +31,10 @@ type splice struct {
 	fragment stitch.Fragment
 }
 
+// maxPooledBuffer bounds the buffers kept for reuse, so that one huge
+// response does not pin its memory for ever.
+const maxPooledBuffer = 4 << 20
+
 var bodyPool = sync.Pool{New: func() any { return &body{b: make([]byte, 0, 16<<10)} }}
 
 // getBody returns an empty body, to be sent gzip-encoded when gzip is set.

@@ -131,13 +131,12 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 // writeError sends {"error":{"code":..,"message":..}} with the error's status.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, e apiError) {
-	bp := getBuffer()
-	defer putBuffer(bp)
-	b := append(*bp, `{"error":{"code":`...)
+	bd := getBody(acceptsGzip(r.Header.Values("Accept-Encoding")))
+	defer putBody(bd)
+	b := append(bd.b, `{"error":{"code":`...)
 	b = appendString(b, string(e.Code))
 	b = append(b, `,"message":`...)
 	b = appendString(b, e.Message)
-	b = append(b, `}}`...)
-	*bp = b
-	writeJSON(w, r, e.Status, b)
+	bd.b = append(b, `}}`...)
+	bd.send(w, e.Status)
 }

@@ -3,29 +3,12 @@ package vtapi
 import (
 	"encoding/json"
 	"strconv"
-	"sync"
 	"unicode/utf8"
 )
 
-// Responses are assembled by appending bytes to a pooled buffer. Stored
-// attribute and context documents are spliced in verbatim: they are never
-// decoded on the request path.
-
-// maxPooledBuffer bounds the buffers kept for reuse, so that one huge
-// response does not pin its memory for ever.
-const maxPooledBuffer = 4 << 20
-
-var bufferPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
-
-func getBuffer() *[]byte { return bufferPool.Get().(*[]byte) }
-
-func putBuffer(b *[]byte) {
-	if cap(*b) > maxPooledBuffer {
-		return
-	}
-	*b = (*b)[:0]
-	bufferPool.Put(b)
-}
+// Responses are assembled by appending bytes to a pooled body (body.go).
+// Stored attribute and context documents are spliced in verbatim: they are
+// never decoded on the request path.
 
 const hexDigits = "0123456789abcdef"
 
