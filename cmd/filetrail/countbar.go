@@ -16,8 +16,7 @@ type countBar struct {
 }
 
 func newCountBar(w io.Writer, description string) *countBar {
-	f, ok := w.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
+	if !isTerminal(w) {
 		return &countBar{}
 	}
 	return &countBar{bar: progressbar.NewOptions64(-1,
@@ -28,6 +27,13 @@ func newCountBar(w io.Writer, description string) *countBar {
 		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionClearOnFinish(),
 	)}
+}
+
+// isTerminal reports whether w is a terminal: progress bars are drawn only
+// there.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // set reports done of total rows.

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 
 	"github.com/filetrail/filetrail/ingest"
 )
@@ -288,8 +287,7 @@ type progress struct {
 
 func newProgress(w io.Writer, srcs []source) *progress {
 	p := &progress{w: w}
-	f, ok := w.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
+	if !isTerminal(w) {
 		return p
 	}
 	total := int64(0)
