@@ -24,3 +24,15 @@ free_port() {
 	done
 	die "no free loopback port"
 }
+
+# stop_pids PID...: TERM each process, KILL those still running 10 s later,
+# and reap them.
+stop_pids() {
+	local pid
+	for pid in "$@"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "$@"; do
+		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+}

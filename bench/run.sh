@@ -95,16 +95,7 @@ mkdir -p "$BIN" "$RUN/pages" "$RUN/wrk" "$RUN/nginx/tmp"
 
 # --- servers are ours to stop ------------------------------------------------
 PIDS=()
-stop() {
-	local pid
-	for pid in "$@"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "$@"; do
-		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-}
-cleanup() { [ ${#PIDS[@]} -eq 0 ] || stop "${PIDS[@]}"; }
+cleanup() { [ ${#PIDS[@]} -eq 0 ] || stop_pids "${PIDS[@]}"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -358,7 +349,7 @@ awk '/^VmHWM:/{print "hwm", $2}' "/proc/$FT_PID/status" >>"$RUN/rss-filetrail.ts
 awk '/^VmHWM:/{print "hwm", $2}' "/proc/$FTN_PID/status" >>"$RUN/rss-filetrail-nocache.tsv"
 LOADAVG_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
-stop "${PIDS[@]}"
+stop_pids "${PIDS[@]}"
 PIDS=()
 
 # --- ingest: filetrail ingest next to the sqlite3 CLI (bench/ingest.sh) ---------

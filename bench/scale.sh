@@ -89,15 +89,6 @@ STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
 PIDS=()
 PG_STARTED=0
 SQLITE_DB=$SCALE_DIR/scale.db
-stop_pids() {
-	local pid
-	for pid in "$@"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "$@"; do
-		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-}
 cleanup() {
 	[ ${#PIDS[@]} -eq 0 ] || stop_pids "${PIDS[@]}"
 	[ "$PG_STARTED" = 0 ] || scripts/pg-test-server.sh stop || true
