@@ -87,7 +87,10 @@ func (s *server) authenticate(ctx context.Context, r *http.Request) (filetrail.K
 	now := s.now()
 	e, ok := s.keys.get(hash, now)
 	if !ok {
-		k, err := s.store.KeyBySecretHash(ctx, hash)
+		sctx, cancel := s.bounded(ctx)
+		k, err := s.store.KeyBySecretHash(sctx, hash)
+		err = deadlineOr(sctx, err)
+		cancel()
 		switch {
 		case err == nil:
 			e = cachedKey{key: k, found: true}
@@ -111,9 +114,11 @@ func (s *server) admit(ctx context.Context, k filetrail.Key) error {
 	if k.Quota.Unlimited() {
 		return nil
 	}
+	ctx, cancel := s.bounded(ctx)
+	defer cancel()
 	a, err := s.store.Admit(ctx, k, s.now())
 	if err != nil {
-		return err
+		return deadlineOr(ctx, err)
 	}
 	if !a.Allowed {
 		s.metrics.quotaRefusals.WithLabelValues(a.Window).Inc()

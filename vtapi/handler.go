@@ -14,6 +14,8 @@ package vtapi
 import (
 	"cmp"
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -311,11 +313,6 @@ func (s *server) cachedAPI(premium bool, prepare prepareFunc) http.HandlerFunc {
 
 func (s *server) apiRoute(premium, cacheable bool, prepare prepareFunc) http.HandlerFunc {
 	return s.getOnly(func(w http.ResponseWriter, r *http.Request) {
-		if s.timeout > 0 {
-			ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
-			defer cancel()
-			r = r.WithContext(ctx)
-		}
 		ctx := r.Context()
 		key, err := s.authenticate(ctx, r)
 		if err != nil {
@@ -356,6 +353,9 @@ func (s *server) apiRoute(premium, cacheable bool, prepare prepareFunc) http.Han
 			s.fail(w, r, err)
 			return
 		}
+		ctx, cancel := s.bounded(ctx)
+		defer cancel()
+		r = r.WithContext(ctx) // so that fail tells a timeout from other errors
 		if err := s.admit(ctx, key); err != nil {
 			s.fail(w, r, err)
 			return
@@ -398,6 +398,25 @@ func (s *server) writesDone() {
 	}
 }
 
+// bounded returns ctx limited by the request timeout, for a request's store
+// work. Steps that need no store (a response cache hit, a cached key) do not
+// pay for the timer.
+func (s *server) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.timeout > 0 {
+		return context.WithTimeout(ctx, s.timeout)
+	}
+	return ctx, func() {}
+}
+
+// deadlineOr returns err, marked as the deadline's when ctx's deadline has
+// passed: a store may report the interruption in its own words.
+func deadlineOr(ctx context.Context, err error) error {
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
+	}
+	return err
+}
+
 // base is the absolute URL prefix of the links of a response.
 func (s *server) base(r *http.Request) string {
 	if s.publicURL != "" {
@@ -420,12 +439,8 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 
 // readyz answers 200 when the store answers Ping, else 503 TransientError.
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	if s.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, s.timeout)
-		defer cancel()
-	}
+	ctx, cancel := s.bounded(r.Context())
+	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {
 		s.log.WarnContext(ctx, "store not ready", "error", err)
 		s.writeError(w, r, apiError{Status: http.StatusServiceUnavailable, Code: filetrail.CodeTransient, Message: "The store is unavailable"})

@@ -33,7 +33,7 @@ type serveCmd struct {
 	Addr            string        `help:"Address to listen on (HOST:PORT)." default:"127.0.0.1:8080" env:"FILETRAIL_ADDR"`
 	PublicURL       string        `help:"Scheme and host clients reach the server at (e.g. https://filetrail.example.org); links in responses start with it. Default: the Host of each request." env:"FILETRAIL_PUBLIC_URL"`
 	ShutdownTimeout time.Duration `help:"How long a shutdown waits for in-flight requests." default:"30s" env:"FILETRAIL_SHUTDOWN_TIMEOUT"`
-	CacheMiB        int64         `name:"response-cache-mib" help:"MiB of memory for whole object and list responses, so hot pages are sent from memory; 0 disables the cache." default:"16" env:"FILETRAIL_RESPONSE_CACHE_MIB"`
+	CacheMiB        int64         `name:"response-cache-mib" help:"MiB of memory for whole object and list responses, so hot pages are sent from memory (counts against --memory-limit-mib); 0 disables the cache." default:"48" env:"FILETRAIL_RESPONSE_CACHE_MIB"`
 	MemoryLimitMiB  int64         `name:"memory-limit-mib" help:"Soft limit of the Go heap in MiB: past it garbage is collected more often (SQLite's page caches come on top). 0: no limit. Ignored when GOMEMLIMIT is set." default:"96" env:"FILETRAIL_MEMORY_LIMIT_MIB"`
 	CacheTTL        time.Duration `name:"response-cache-ttl" help:"Longest time a cached response is served. Evidence pushed to this server empties the cache at once; other writers (a separate ingest process, other replicas) show within this time." default:"1s" env:"FILETRAIL_RESPONSE_CACHE_TTL"`
 	transportFlags  `embed:""`
