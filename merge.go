@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -290,16 +291,38 @@ func MergeFile(h Hashes, facts []StoredFact, hints FileHints) json.RawMessage {
 }
 
 // marshalAttributes encodes an attribute map compactly with sorted keys, so
-// equal maps give equal bytes.
+// equal maps give equal bytes: exactly the bytes of json.Marshal on the map
+// of compacted values (keys in byte order, <, >, & and U+2028/U+2029 escaped
+// in strings), in one pass over the values instead of json.Marshal's two
+// (compacting, then re-checking every raw value).
 func marshalAttributes(attrs map[string]json.RawMessage) (json.RawMessage, error) {
+	size := 2
 	for name, v := range attrs {
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, v); err != nil {
+		size += len(name) + len(v) + 4
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	buf.WriteByte('{')
+	for i, name := range slices.Sorted(maps.Keys(attrs)) {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		key, err := json.Marshal(name)
+		if err != nil {
 			return nil, err
 		}
-		attrs[name] = buf.Bytes()
+		buf.Write(key)
+		buf.WriteByte(':')
+		if err := json.Compact(buf, attrs[name]); err != nil {
+			return nil, err
+		}
 	}
-	return json.Marshal(attrs)
+	buf.WriteByte('}')
+	if !bytes.ContainsAny(buf.Bytes(), "<>&\u2028\u2029") {
+		return buf.Bytes(), nil
+	}
+	var escaped bytes.Buffer
+	json.HTMLEscape(&escaped, buf.Bytes())
+	return escaped.Bytes(), nil
 }
 
 func sortedKeys(m map[string]bool) []string {

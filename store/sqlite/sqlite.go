@@ -43,8 +43,10 @@ const driverName = "sqlite3_filetrail"
 func init() {
 	sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
 		// Checkpoint the WAL every ~40 MB rather than every ~4 MB: big
-		// ingestion batches dirty many pages.
-		_, err := c.Exec("PRAGMA wal_autocheckpoint = 10000", nil)
+		// ingestion batches dirty many pages. Temporary B-trees and
+		// statement journals stay in memory: on files, a batch's multi-row
+		// statements wrote several times the store's size to them.
+		_, err := c.Exec("PRAGMA wal_autocheckpoint = 10000; PRAGMA temp_store = MEMORY", nil)
 		return err
 	}})
 }

@@ -1,0 +1,94 @@
+package filetrail
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// marshalAttributesOracle is the straightforward encoding marshalAttributes
+// must reproduce byte for byte: compact every value, then json.Marshal.
+func marshalAttributesOracle(attrs map[string]json.RawMessage) ([]byte, error) {
+	compacted := make(map[string]json.RawMessage, len(attrs))
+	for name, v := range attrs {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, v); err != nil {
+			return nil, err
+		}
+		compacted[name] = buf.Bytes()
+	}
+	return json.Marshal(compacted)
+}
+
+// TestMarshalAttributesMatchesJSONMarshal compares marshalAttributes with
+// the oracle on the attributes of real VirusTotal reports, and on random
+// maps of values that need escaping (HTML characters, U+2028, invalid
+// UTF-8, control characters) and indentation to remove.
+func TestMarshalAttributesMatchesJSONMarshal(t *testing.T) {
+	paths, err := filepath.Glob("testdata/vt-file-objects/*.json")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no VT reports in testdata/vt-file-objects (%v)", err)
+	}
+	var inputs []map[string]json.RawMessage
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Data struct {
+				Attributes map[string]json.RawMessage `json:"attributes"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if len(doc.Data.Attributes) > 0 { // not an error document
+			inputs = append(inputs, doc.Data.Attributes)
+		}
+	}
+	if len(inputs) < 3 {
+		t.Fatalf("only %d VT reports with attributes in testdata/vt-file-objects", len(inputs))
+	}
+	for _, v := range []string{`"&"`, `"<"`, `">"`, "\"\u2028\"", "\"\u2029\"", `"\u0026"`, `[1, 2]`} {
+		inputs = append(inputs, map[string]json.RawMessage{"k": json.RawMessage(v)})
+	}
+	pieces := []string{"a", "<script>", "&amp;", ">", "\u2028", "\u2029", "é", "\x01", "\\\"", "\xff", " ", "\t"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	word := func() string {
+		var s string
+		for range rng.IntN(5) {
+			s += pieces[rng.IntN(len(pieces))]
+		}
+		return s
+	}
+	for range 500 {
+		m := map[string]json.RawMessage{}
+		for range rng.IntN(8) {
+			v, _ := json.Marshal(map[string]any{word(): []any{word(), rng.IntN(1000), nil, true}})
+			var indented bytes.Buffer
+			json.Indent(&indented, v, "", "  ")
+			m[word()] = indented.Bytes()
+		}
+		inputs = append(inputs, m)
+	}
+	for i, attrs := range inputs {
+		want, err := marshalAttributesOracle(attrs)
+		if err != nil {
+			t.Fatalf("input %d: oracle: %v", i, err)
+		}
+		got, err := marshalAttributes(attrs)
+		if err != nil {
+			t.Fatalf("input %d: %v", i, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("input %d: got\n%s\nwant\n%s", i, got, want)
+		}
+	}
+	if _, err := marshalAttributes(map[string]json.RawMessage{"a": json.RawMessage("{")}); err == nil {
+		t.Error("an invalid value was encoded without error")
+	}
+}
