@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -41,39 +42,76 @@ func EdgeContext(ev []Evidence) (first, last int64, ctx json.RawMessage) {
 	if len(ev) == 0 {
 		return 0, 0, json.RawMessage(`{}`)
 	}
+	// An edge has a handful of evidence rows: slices searched in place
+	// are cheaper than maps here, and this runs for every edge written.
+	type urlSeen struct {
+		url  string
+		last int64
+	}
 	first, last = ev[0].FirstSeen, ev[0].LastSeen
-	urlLast := map[string]int64{}
-	sources := map[string]bool{}
+	var urls []urlSeen
+	var sources []string
 	for _, e := range ev {
 		first, last = min(first, e.FirstSeen), max(last, e.LastSeen)
 		if e.URL != "" {
-			urlLast[e.URL] = max(urlLast[e.URL], e.LastSeen)
+			if i := slices.IndexFunc(urls, func(u urlSeen) bool { return u.url == e.URL }); i >= 0 {
+				urls[i].last = max(urls[i].last, e.LastSeen)
+			} else {
+				urls = append(urls, urlSeen{e.URL, e.LastSeen})
+			}
 		}
-		if e.Source != "" {
-			sources[e.Source] = true
+		if e.Source != "" && !slices.Contains(sources, e.Source) {
+			sources = append(sources, e.Source)
 		}
 	}
-	urls := make([]string, 0, len(urlLast))
-	for u := range urlLast {
-		urls = append(urls, u)
-	}
-	slices.SortFunc(urls, func(a, b string) int {
-		if c := cmp.Compare(urlLast[b], urlLast[a]); c != 0 {
+	slices.SortFunc(urls, func(a, b urlSeen) int {
+		if c := cmp.Compare(b.last, a.last); c != 0 {
 			return c
 		}
-		return strings.Compare(a, b)
+		return strings.Compare(a.url, b.url)
 	})
 	if len(urls) > MaxEdgeURLs {
 		urls = urls[:MaxEdgeURLs]
 	}
-	srcs := sortedKeys(sources)
-	out, _ := json.Marshal(struct {
-		FirstSeen int64    `json:"first_seen"`
-		LastSeen  int64    `json:"last_seen"`
-		URLs      []string `json:"urls"`
-		Sources   []string `json:"sources"`
-	}{first, last, urls, srcs})
-	return first, last, out
+	slices.Sort(sources)
+	// The bytes of json.Marshal on {first_seen, last_seen, urls, sources}.
+	b := make([]byte, 0, 64+64*len(urls)+16*len(sources))
+	b = append(b, `{"first_seen":`...)
+	b = strconv.AppendInt(b, first, 10)
+	b = append(b, `,"last_seen":`...)
+	b = strconv.AppendInt(b, last, 10)
+	b = append(b, `,"urls":[`...)
+	for i, u := range urls {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, u.url)
+	}
+	b = append(b, `],"sources":[`...)
+	for i, src := range sources {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, src)
+	}
+	b = append(b, "]}"...)
+	return first, last, b
+}
+
+// appendJSONString appends s as json.Marshal encodes it: quoted as it is
+// when it holds only printable ASCII that needs no escape, else through
+// json.Marshal (control characters, quotes, backslashes, HTML characters,
+// invalid UTF-8, U+2028/U+2029).
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // FileHints is what sightings tell about a file, merged: the set of file
