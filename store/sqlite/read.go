@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/netip"
+	"strconv"
 
 	"github.com/filetrail/filetrail"
 )
@@ -44,17 +45,20 @@ func (s *Store) DownloadedFiles(ctx context.Context, ip netip.Addr, req filetrai
 	// One statement, so one snapshot: the page and the count (an
 	// uncorrelated subquery, evaluated once) agree.
 	q := "SELECT e.file_id, e.first_seen, e.last_seen, e.context, " + docs +
-		", (SELECT file_count FROM ips WHERE ip = ?1) FROM edges e"
+		", (SELECT file_count FROM ips WHERE ip = CAST(?1 AS TEXT)) FROM edges e"
 	if form != filetrail.WithoutAttributes {
 		q += " LEFT JOIN files f ON f.id = e.file_id"
 	}
-	q += " WHERE e.ip = ?1"
-	args := []any{key, req.Limit + 1}
+	// CAST: compared with a bare parameter, SQLite's constant propagation
+	// marks the statement to be compiled again whenever ?1 is bound, that
+	// is, on every page; the cast keeps it compiled in the driver's cache.
+	q += " WHERE e.ip = CAST(?1 AS TEXT)"
+	args := []any{key}
 	if req.After != nil {
-		q += " AND (e.first_seen, e.file_id) < (?3, ?4)"
+		q += " AND (e.first_seen, e.file_id) < (?2, ?3)"
 		args = append(args, req.After.Time, req.After.ID)
 	}
-	q += " ORDER BY e.first_seen DESC, e.file_id DESC LIMIT ?2"
+	q += " ORDER BY e.first_seen DESC, e.file_id DESC" + limitClause(req.Limit+1)
 
 	page := filetrail.FilePage{Items: make([]filetrail.FileEdge, 0, req.Limit+1)}
 	rows, err := s.r.QueryContext(ctx, q, args...)
@@ -95,6 +99,13 @@ func (s *Store) DownloadedFiles(ctx context.Context, ip netip.Addr, req filetrai
 	}
 	return page, nil
 }
+
+// limitClause is " LIMIT n" with n in the text. SQLite's planner reads a
+// LIMIT's value, so a statement with a bound LIMIT is compiled again each
+// time it runs (every bind expires it); with the value in the text, each
+// page size is one statement the driver's cache keeps compiled. n is a
+// validated page size, an int: nothing else reaches the SQL text.
+func limitClause(n int) string { return " LIMIT " + strconv.Itoa(n) }
 
 // pageBuffer holds the byte columns of a page's rows in one buffer.
 type pageBuffer struct {
@@ -218,8 +229,7 @@ func (s *Store) ITWIPs(ctx context.Context, hash string, req filetrail.PageReque
 			q += " AND (first_seen, ip) < (?, ?)"
 			args = append(args, req.After.Time, req.After.ID)
 		}
-		q += " ORDER BY first_seen DESC, ip DESC LIMIT ?"
-		args = append(args, req.Limit+1)
+		q += " ORDER BY first_seen DESC, ip DESC" + limitClause(req.Limit+1)
 		rows, err := tx.QueryContext(ctx, q, args...)
 		if err != nil {
 			return err
