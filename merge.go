@@ -87,15 +87,22 @@ func EdgeContext(ev []Evidence) (first, last int64, ctx json.RawMessage) {
 		}
 		b = appendJSONString(b, u.url)
 	}
-	b = append(b, `],"sources":[`...)
-	for i, src := range sources {
+	b = append(b, `],"sources":`...)
+	b = appendJSONStrings(b, sources)
+	b = append(b, '}')
+	return first, last, b
+}
+
+// appendJSONStrings appends ss as json.Marshal encodes a non-nil []string.
+func appendJSONStrings(b []byte, ss []string) []byte {
+	b = append(b, '[')
+	for i, s := range ss {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, src)
+		b = appendJSONString(b, s)
 	}
-	b = append(b, "]}"...)
-	return first, last, b
+	return append(b, ']')
 }
 
 // appendJSONString appends s as json.Marshal encodes it: quoted as it is
@@ -307,12 +314,12 @@ func MergeFile(h Hashes, facts []StoredFact, hints FileHints) json.RawMessage {
 	}
 	for name, set := range unions {
 		if len(set) > 0 {
-			out[name], _ = json.Marshal(sortedKeys(set))
+			out[name] = appendJSONStrings(nil, sortedKeys(set))
 		}
 	}
 	setString := func(name, v string) {
 		if _, ok := out[name]; !ok && v != "" {
-			out[name], _ = json.Marshal(v)
+			out[name] = appendJSONString(nil, v)
 		}
 	}
 	setString("sha256", h.SHA256)
@@ -344,11 +351,7 @@ func marshalAttributes(attrs map[string]json.RawMessage) (json.RawMessage, error
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		key, err := json.Marshal(name)
-		if err != nil {
-			return nil, err
-		}
-		buf.Write(key)
+		buf.Write(appendJSONString(buf.AvailableBuffer(), name))
 		buf.WriteByte(':')
 		if err := json.Compact(buf, attrs[name]); err != nil {
 			return nil, err
@@ -372,7 +375,4 @@ func sortedKeys(m map[string]bool) []string {
 	return keys
 }
 
-func itoa(v int64) string {
-	b, _ := json.Marshal(v)
-	return string(b)
-}
+func itoa(v int64) string { return strconv.FormatInt(v, 10) }
