@@ -36,3 +36,10 @@ stop_pids() {
 		wait "$pid" 2>/dev/null || true
 	done
 }
+
+# tree_commit: the checkout's short commit, marked when the working tree
+# differs from it. Call it when the binaries are built: the tree may change
+# while a long run goes on.
+tree_commit() {
+	echo "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
+}

@@ -106,6 +106,7 @@ warn() {
 
 # --- build and seed ----------------------------------------------------------
 log "building into $BIN"
+BUILT_FROM=$(tree_commit)
 go build -o "$BIN/filetrail" ./cmd/filetrail
 go build -o "$BIN/seed" ./bench/seed
 go build -o "$BIN/report" ./bench/report
@@ -373,7 +374,7 @@ fi
 # --- report --------------------------------------------------------------------
 cat >"$RUN/info.env" <<EOF
 date=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')
+commit=$BUILT_FROM
 go_version=$(go version)
 nginx_version=$(nginx -v 2>&1 | sed 's/^nginx version: //')
 wrk_version=$(wrk -v 2>&1 | awk 'NR==1{print $1, $2}')
