@@ -98,6 +98,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 log "building into $BIN"
+BUILT_FROM=$(tree_commit)
 go build -o "$BIN/filetrail" ./cmd/filetrail
 go build -o "$BIN/scale" ./bench/scale
 
@@ -299,7 +300,7 @@ done
 cat >"$RUN/info.env" <<EOF
 date=$STARTED
 command=$COMMAND
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')
+commit=$BUILT_FROM
 go=$(go env GOVERSION)
 postgres=$("$PGBIN/postgres" --version)
 sqlite=$(sqlite3 --version | cut -d' ' -f1)
