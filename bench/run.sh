@@ -25,7 +25,7 @@
 #   BENCH_THREADS [2] BENCH_CONNECTIONS [32] BENCH_DURATION [10s] BENCH_WARMUP [2s]
 #   BENCH_DIR [bench/out]     builds, stores and runs
 #   BENCH_INGEST [1]          0: do not run bench/ingest.sh
-#   BENCH_INGEST_ARGS ["INGEST_SIGHTINGS=50000 INGEST_RUNS=3 INGEST_PG=0"]
+#   BENCH_INGEST_ARGS ["INGEST_SIGHTINGS=200000 INGEST_RUNS=3 INGEST_PG=0"]
 #                             environment for bench/ingest.sh (VAR=value words)
 #   BENCH_REPORT              [docs/PERFORMANCE.md at >= 1,000,000 edges,
 #                              else BENCH_DIR/PERFORMANCE-smoke.md]
@@ -47,7 +47,7 @@ COMMAND=$(exact_command BENCH_ bench/run.sh)
 : "${BENCH_PAGES:=first deep random}"
 : "${BENCH_RANDOM_IPS:=1000}"
 : "${BENCH_INGEST:=1}"
-: "${BENCH_INGEST_ARGS:=INGEST_SIGHTINGS=50000 INGEST_RUNS=3 INGEST_PG=0}"
+: "${BENCH_INGEST_ARGS:=INGEST_SIGHTINGS=200000 INGEST_RUNS=3 INGEST_PG=0}"
 : "${BENCH_THREADS:=2}"
 : "${BENCH_CONNECTIONS:=32}"
 : "${BENCH_DURATION:=10s}"
