@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/filetrail/filetrail/internal/testfixture"
 )
 
 // marshalAttributesOracle is the straightforward encoding marshalAttributes
@@ -28,30 +28,16 @@ func marshalAttributesOracle(attrs map[string]json.RawMessage) ([]byte, error) {
 // maps of values that need escaping (HTML characters, U+2028, invalid
 // UTF-8, control characters) and indentation to remove.
 func TestMarshalAttributesMatchesJSONMarshal(t *testing.T) {
-	paths, err := filepath.Glob("testdata/vt-file-objects/*.json")
-	if err != nil || len(paths) == 0 {
-		t.Fatalf("no VT reports in testdata/vt-file-objects (%v)", err)
-	}
 	var inputs []map[string]json.RawMessage
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
+	for _, r := range testfixture.VTReports(t, "testdata/vt-file-objects") {
+		var attrs map[string]json.RawMessage
+		if err := json.Unmarshal(r.Attributes, &attrs); err != nil {
+			t.Fatalf("%s: %v", r.SHA256, err)
 		}
-		var doc struct {
-			Data struct {
-				Attributes map[string]json.RawMessage `json:"attributes"`
-			} `json:"data"`
-		}
-		if err := json.Unmarshal(b, &doc); err != nil {
-			t.Fatalf("%s: %v", p, err)
-		}
-		if len(doc.Data.Attributes) > 0 { // not an error document
-			inputs = append(inputs, doc.Data.Attributes)
-		}
+		inputs = append(inputs, attrs)
 	}
 	if len(inputs) < 3 {
-		t.Fatalf("only %d VT reports with attributes in testdata/vt-file-objects", len(inputs))
+		t.Fatalf("only %d VT reports in testdata/vt-file-objects", len(inputs))
 	}
 	for _, v := range []string{`"&"`, `"<"`, `">"`, "\"\u2028\"", "\"\u2029\"", `"\u0026"`, `[1, 2]`} {
 		inputs = append(inputs, map[string]json.RawMessage{"k": json.RawMessage(v)})
