@@ -400,12 +400,16 @@ func (s *server) writesDone() {
 
 // bounded returns ctx limited by the request timeout, for a request's store
 // work. Steps that need no store (a response cache hit, a cached key) do not
-// pay for the timer.
+// pay for the timer, and a ctx already bounded as tightly is returned as it
+// is, so nested store steps share one timer.
 func (s *server) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
-	if s.timeout > 0 {
-		return context.WithTimeout(ctx, s.timeout)
+	if s.timeout <= 0 {
+		return ctx, func() {}
 	}
-	return ctx, func() {}
+	if d, ok := ctx.Deadline(); ok && time.Until(d) <= s.timeout {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.timeout)
 }
 
 // deadlineOr returns err, marked as the deadline's when ctx's deadline has
