@@ -673,9 +673,11 @@ func compareFactKeys(x, y factKey) int {
 }
 
 // buildDocuments sets doc (MergeFile) and deflate (its compressed copy) of
-// every state, in the background, spread over the available CPUs: both are
-// pure functions of the state, which nothing else may use until the
-// returned group's Wait returns.
+// every state, in the background, spread over the available CPUs but one,
+// left to the transaction's goroutine (it writes the edges meanwhile, and
+// it is what the whole batch waits for): both are pure functions of the
+// state, which nothing else may use until the returned group's Wait
+// returns.
 func buildDocuments(states []*fileState) *sync.WaitGroup {
 	build := func(st *fileState) {
 		facts := slices.Collect(maps.Values(st.facts))
@@ -688,7 +690,7 @@ func buildDocuments(states []*fileState) *sync.WaitGroup {
 	if len(states) == 0 {
 		return &wg
 	}
-	workers := min(runtime.GOMAXPROCS(0), len(states)/64+1)
+	workers := min(max(runtime.GOMAXPROCS(0)-1, 1), len(states)/64+1)
 	per := (len(states) + workers - 1) / workers
 	for part := range slices.Chunk(states, per) {
 		wg.Go(func() {

@@ -42,11 +42,17 @@ const driverName = "sqlite3_filetrail"
 
 func init() {
 	sql.Register(driverName, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
-		// Checkpoint the WAL every ~40 MB rather than every ~4 MB: big
-		// ingestion batches dirty many pages. Temporary B-trees and
-		// statement journals stay in memory: on files, a batch's multi-row
-		// statements wrote several times the store's size to them.
-		_, err := c.Exec("PRAGMA wal_autocheckpoint = 10000; PRAGMA temp_store = MEMORY", nil)
+		// Checkpoint the WAL once it holds 65,536 pages (256 MiB) rather
+		// than SQLite's 1,000: an ingestion batch dirties pages all over
+		// the B-trees and the next batches dirty most of them again, so a
+		// checkpoint after every batch copied the same pages to the
+		// database once per batch. A checkpoint writes each page once,
+		// whatever the number of frames the WAL holds for it. Once
+		// checkpointed, the WAL file is cut back to 64 MiB. Temporary
+		// B-trees and statement journals stay in memory: on files, a
+		// batch's multi-row statements wrote several times the store's
+		// size to them.
+		_, err := c.Exec("PRAGMA wal_autocheckpoint = 65536; PRAGMA journal_size_limit = 67108864; PRAGMA temp_store = MEMORY", nil)
 		return err
 	}})
 }
