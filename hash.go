@@ -78,6 +78,23 @@ func HashKindOf(s string) HashKind {
 	return HashInvalid
 }
 
+// KindOfValid returns the kind of a valid hash (a field of normalized
+// Hashes, or a value HashKindOf classified) from its length alone: it is
+// HashKindOf without the check of every character, for the hot paths of
+// ingestion, which only ever see validated hashes. Any other length gives
+// HashInvalid.
+func KindOfValid(hash string) HashKind {
+	switch len(hash) {
+	case 32:
+		return HashMD5
+	case 40:
+		return HashSHA1
+	case 64:
+		return HashSHA256
+	}
+	return HashInvalid
+}
+
 // ParseHash returns the lower-case form of a file hash given in a URL, or an
 // InvalidArgument error.
 func ParseHash(s string) (string, HashKind, error) {

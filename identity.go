@@ -84,12 +84,13 @@ type HashLink struct {
 // (for a sha256, the stored file of that id, if any). hashesOf returns the
 // stored file id's Hashes and true, or false when no such file is stored.
 // The resolver calls each at most once per argument and passes their
-// errors on.
-func NewIdentityResolver(fileOf func(hash string) (string, error), hashesOf func(id string) (Hashes, bool, error)) *IdentityResolver {
+// errors on. records is about how many records will be resolved (a size
+// hint for the resolver's maps; 0 is fine).
+func NewIdentityResolver(records int, fileOf func(hash string) (string, error), hashesOf func(id string) (Hashes, bool, error)) *IdentityResolver {
 	return &IdentityResolver{
 		storedFile: fileOf, storedHash: hashesOf,
-		hashFile: map[string]string{}, forward: map[string]string{},
-		files: map[string]*ResolvedFile{}, register: map[string]string{},
+		hashFile: make(map[string]string, 3*records), forward: map[string]string{},
+		files: make(map[string]*ResolvedFile, records), register: make(map[string]string, 3*records),
 	}
 }
 
@@ -156,7 +157,10 @@ func (r *IdentityResolver) Resolve(h Hashes) (string, error) {
 		target = r.Final(own)
 	}
 	var found []string
-	for _, x := range h.list() {
+	for _, x := range h.all() {
+		if x == "" {
+			continue
+		}
 		id, err := r.current(x)
 		if err != nil {
 			return "", err
@@ -175,7 +179,7 @@ func (r *IdentityResolver) Resolve(h Hashes) (string, error) {
 		return "", err
 	}
 	for _, id := range found {
-		if id == target || HashKindOf(id) == HashSHA256 {
+		if id == target || KindOfValid(id) == HashSHA256 {
 			continue
 		}
 		w, err := r.file(id)
@@ -190,7 +194,10 @@ func (r *IdentityResolver) Resolve(h Hashes) (string, error) {
 		t.Hashes = t.Hashes.union(w.Hashes)
 		t.Absorbed = t.Absorbed || w.Existed || w.Absorbed
 	}
-	for _, x := range h.list() {
+	for _, x := range h.all() {
+		if x == "" {
+			continue
+		}
 		cur, err := r.current(x)
 		if err != nil {
 			return "", err
@@ -240,10 +247,10 @@ func (r *IdentityResolver) Registrations() []HashLink {
 }
 
 // with returns h with hash set in the field of its kind, when that field is
-// empty (the first value of each kind is kept). A hash of no valid kind
-// leaves h as is.
+// empty (the first value of each kind is kept). hash must be valid or ""
+// (see KindOfValid); "" leaves h as is.
 func (h Hashes) with(hash string) Hashes {
-	switch HashKindOf(hash) {
+	switch KindOfValid(hash) {
 	case HashSHA256:
 		h.SHA256 = cmp.Or(h.SHA256, hash)
 	case HashSHA1:
@@ -256,7 +263,7 @@ func (h Hashes) with(hash string) Hashes {
 
 // union returns h with the hashes of o in the fields h lacks.
 func (h Hashes) union(o Hashes) Hashes {
-	for _, x := range o.list() {
+	for _, x := range o.all() {
 		h = h.with(x)
 	}
 	return h
@@ -275,13 +282,6 @@ func (h Hashes) conflicts(o Hashes) bool {
 	return differ(h.SHA256, o.SHA256) || differ(h.SHA1, o.SHA1) || differ(h.MD5, o.MD5)
 }
 
-// list returns the non-empty hashes of h, strongest first.
-func (h Hashes) list() []string {
-	out := make([]string, 0, 3)
-	for _, x := range []string{h.SHA256, h.SHA1, h.MD5} {
-		if x != "" {
-			out = append(out, x)
-		}
-	}
-	return out
-}
+// all returns the hashes of h, strongest first, "" for a kind h lacks (an
+// array: the resolver's hot loops allocate nothing).
+func (h Hashes) all() [3]string { return [3]string{h.SHA256, h.SHA1, h.MD5} }

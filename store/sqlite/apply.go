@@ -53,7 +53,7 @@ func (s *Store) Apply(ctx context.Context, b *filetrail.Batch) (filetrail.ApplyR
 	}
 	var res filetrail.ApplyResult
 	err := s.write(ctx, "apply", func(tx *sql.Tx) error {
-		a := newApplier(ctx, tx)
+		a := newApplier(ctx, tx, len(sightings)+len(facts))
 		var err error
 		res, err = a.run(sightings, facts, stored)
 		return err
@@ -125,11 +125,13 @@ type applier struct {
 	movedEdges map[edgeKey]bool // edges that existed before under a merged file
 }
 
-func newApplier(ctx context.Context, tx *sql.Tx) *applier {
+// newApplier returns the applier of a transaction applying about records
+// records (a size hint).
+func newApplier(ctx context.Context, tx *sql.Tx, records int) *applier {
 	return &applier{
 		ctx: ctx, tx: tx,
-		hashFile:   map[string]string{},
-		files:      map[string]*fileRow{},
+		hashFile:   make(map[string]string, 3*records),
+		files:      make(map[string]*fileRow, records),
 		movedEdges: map[edgeKey]bool{},
 	}
 }
@@ -153,7 +155,7 @@ func (a *applier) run(sightings []filetrail.Sighting, facts []filetrail.FileFact
 	if err := a.prefetch(all); err != nil {
 		return res, err
 	}
-	ids := a.newResolver()
+	ids := a.newResolver(len(all))
 	fileOf := make([]string, len(all))
 	for i, h := range all {
 		id, err := ids.Resolve(h)
@@ -222,7 +224,7 @@ func (a *applier) run(sightings []filetrail.Sighting, facts []filetrail.FileFact
 	for _, l := range ids.Registrations() {
 		// A sha256 names the file of that id; a hash already naming its
 		// file needs no write.
-		if filetrail.HashKindOf(l.Hash) != filetrail.HashSHA256 && a.hashFile[l.Hash] != l.FileID {
+		if filetrail.KindOfValid(l.Hash) != filetrail.HashSHA256 && a.hashFile[l.Hash] != l.FileID {
 			rows = append(rows, []any{l.Hash, l.FileID})
 		}
 	}

@@ -17,9 +17,10 @@ import (
 // fixed.
 
 // newResolver returns the identity resolver of the transaction, reading
-// the stored state through the applier's caches (see prefetch).
-func (a *applier) newResolver() *filetrail.IdentityResolver {
-	return filetrail.NewIdentityResolver(a.storedFile, func(id string) (filetrail.Hashes, bool, error) {
+// the stored state through the applier's caches (see prefetch); records is
+// the size hint of NewIdentityResolver.
+func (a *applier) newResolver(records int) *filetrail.IdentityResolver {
+	return filetrail.NewIdentityResolver(records, a.storedFile, func(id string) (filetrail.Hashes, bool, error) {
 		f, err := a.file(id)
 		if err != nil || f == nil {
 			return filetrail.Hashes{}, false, err
@@ -34,7 +35,7 @@ func (a *applier) storedFile(hash string) (string, error) {
 		return id, nil
 	}
 	q := "SELECT file_id FROM hashes WHERE hash = ?"
-	if filetrail.HashKindOf(hash) == filetrail.HashSHA256 {
+	if filetrail.KindOfValid(hash) == filetrail.HashSHA256 {
 		q = "SELECT id FROM files WHERE id = ?"
 	}
 	var id string
@@ -159,24 +160,19 @@ const supersedes = `(excluded.evidence_time > facts.evidence_time OR
 // and the file rows they and the records' strongest hashes name, so that
 // the identity resolver rarely goes to the database.
 func (a *applier) prefetch(hs []filetrail.Hashes) error {
-	seen := map[string]bool{}
-	var hashes []string
-	for _, h := range hs {
-		for _, x := range []string{h.SHA256, h.SHA1, h.MD5} {
-			if x != "" && !seen[x] {
-				seen[x] = true
-				hashes = append(hashes, x)
-			}
-		}
-	}
-	ids := map[string]bool{}
+	ids := make(map[string]bool, len(hs))
 	var weak []string
-	for _, h := range hashes {
-		a.hashFile[h] = ""
-		if filetrail.HashKindOf(h) == filetrail.HashSHA256 {
-			ids[h] = true // a sha256 names the file of that id, if any
-		} else {
-			weak = append(weak, h)
+	for _, h := range hs {
+		for _, x := range [...]string{h.SHA256, h.SHA1, h.MD5} {
+			if _, known := a.hashFile[x]; x == "" || known {
+				continue
+			}
+			a.hashFile[x] = "" // not stored, unless read below
+			if filetrail.KindOfValid(x) == filetrail.HashSHA256 {
+				ids[x] = true // a sha256 names the file of that id, if any
+			} else {
+				weak = append(weak, x)
+			}
 		}
 	}
 	err := queryKeys(a.ctx, a.tx, "SELECT hash, file_id FROM hashes WHERE hash IN (%K)", 1, stringKeys(weak), func(r *sql.Rows) error {
@@ -207,7 +203,7 @@ func (a *applier) prefetch(hs []filetrail.Hashes) error {
 			return err
 		}
 		a.files[id] = f
-		if _, ok := a.hashFile[id]; ok && filetrail.HashKindOf(id) == filetrail.HashSHA256 {
+		if _, ok := a.hashFile[id]; ok && filetrail.KindOfValid(id) == filetrail.HashSHA256 {
 			a.hashFile[id] = id
 		}
 		return nil
