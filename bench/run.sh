@@ -7,8 +7,10 @@
 # twice: `filetrail` (default settings: response cache on) and
 # `filetrail-nocache` (--response-cache-mib 0: every request reads the
 # store); fetch each scenario's exact response bytes and check both agree;
-# serve those bytes with nginx (sendfile, gzip_static); run wrk against the
-# three, scenario by scenario; sample the filetrail processes' RSS; run
+# serve those bytes with nginx (sendfile, gzip_static) and with Go's net/http
+# from memory (bench/staticserve: the ceiling of any net/http server); run
+# wrk against the four, scenario by scenario; sample the filetrail
+# processes' RSS; run
 # bench/ingest.sh when it is there; write the report. Loopback only; every
 # step is bounded in time; the servers are stopped on exit.
 #
@@ -111,6 +113,7 @@ go build -o "$BIN/filetrail" ./cmd/filetrail
 go build -o "$BIN/seed" ./bench/seed
 go build -o "$BIN/report" ./bench/report
 go build -o "$BIN/pagefetch" ./bench/pagefetch
+go build -o "$BIN/staticserve" ./bench/staticserve
 
 DATASET=(-seed "$BENCH_SEED" -edges "$BENCH_EDGES" -big-ips "$BENCH_BIG_IPS" -small-ips "$BENCH_SMALL_IPS" -files "$BENCH_FILES")
 DB=$BENCH_DIR/store-e$BENCH_EDGES-s$BENCH_SEED.db
@@ -271,27 +274,47 @@ for _ in $(seq 40); do
 	kill -0 "$NG_PID" 2>/dev/null || die "nginx exited: $(cat "$NG/error.log")"
 	sleep 0.25
 done
-# nginx_files SCENARIO: the files (under the root) nginx serves for it: its
-# page, or for random the first 50 of its list.
-nginx_files() {
+# static_files SCENARIO: the files (under the root) the static servers send
+# for it: its page, or for random the first 50 of its list.
+static_files() {
 	local base=${1%-gz}
 	case $base in
 	random-*) head -50 "$RUN/$base.nginx.paths" | sed 's|^/||' ;;
 	*) echo "$base.json" ;;
 	esac
 }
-for name in "${SCENARIOS[@]}"; do
-	for file in $(nginx_files "$name"); do
-		if [ "$name" != "${name%-gz}" ]; then
-			curl -fsS --max-time 10 -H 'Accept-Encoding: gzip' -D "$NG/$name.headers" "$NGX/$file" | cmp -s - "$RUN/pages/$file.gz" ||
-				die "nginx does not serve the gzip bytes of $name ($file)"
-			grep -qi '^content-encoding: *gzip' "$NG/$name.headers" || die "nginx gzip_static is not in effect for $name"
-		else
-			curl -fsS --max-time 10 "$NGX/$file" | cmp -s - "$RUN/pages/$file" || die "nginx does not serve the bytes of $name ($file)"
-		fi
+# check_same_bytes SERVER BASE: SERVER (at BASE) sends each scenario's
+# bytes, the gzip ones with Content-Encoding: gzip.
+check_same_bytes() {
+	local server=$1 base=$2 name file
+	for name in "${SCENARIOS[@]}"; do
+		for file in $(static_files "$name"); do
+			if [ "$name" != "${name%-gz}" ]; then
+				curl -fsS --max-time 10 -H 'Accept-Encoding: gzip' -D "$RUN/$server-$name.headers" "$base/$file" | cmp -s - "$RUN/pages/$file.gz" ||
+					die "$server does not serve the gzip bytes of $name ($file)"
+				grep -qi '^content-encoding: *gzip' "$RUN/$server-$name.headers" || die "$server sends $name without Content-Encoding: gzip"
+			else
+				curl -fsS --max-time 10 "$base/$file" | cmp -s - "$RUN/pages/$file" || die "$server does not serve the bytes of $name ($file)"
+			fi
+		done
 	done
-done
+}
+check_same_bytes nginx "$NGX"
 log "nginx serving the same bytes on $NGX (pid $NG_PID)"
+
+# --- Go's net/http on the same bytes, from memory ------------------------------
+GS_PORT=$(free_port)
+"$BIN/staticserve" -addr "127.0.0.1:$GS_PORT" -root "$RUN/pages" >"$RUN/go-static.log" 2>&1 &
+GS_PID=$!
+PIDS+=("$GS_PID")
+GS=http://127.0.0.1:$GS_PORT
+for _ in $(seq 40); do
+	[ "$(curl -s --max-time 2 -o /dev/null -w '%{http_code}' "$GS/" 2>/dev/null)" = 000 ] || break
+	kill -0 "$GS_PID" 2>/dev/null || die "staticserve exited: $(cat "$RUN/go-static.log")"
+	sleep 0.25
+done
+check_same_bytes go-static "$GS"
+log "go-static (net/http) serving the same bytes on $GS (pid $GS_PID)"
 
 # --- load ----------------------------------------------------------------------
 # sample_rss PID FILE: VmRSS, RssAnon, RssFile (kB) of PID every
@@ -337,12 +360,14 @@ for name in "${SCENARIOS[@]}"; do
 		BENCH_PATHS=$RUN/$base.filetrail.paths wrk_run filetrail "$name" bench/wrk/paths.lua "$FT/" "${headers[@]}"
 		BENCH_PATHS=$RUN/$base.filetrail.paths wrk_run filetrail-nocache "$name" bench/wrk/paths.lua "$FTN/" "${headers[@]}"
 		BENCH_PATHS=$RUN/$base.nginx.paths wrk_run nginx "$name" bench/wrk/paths.lua "$NGX/" "${headers[@]}"
+		BENCH_PATHS=$RUN/$base.nginx.paths wrk_run go-static "$name" bench/wrk/paths.lua "$GS/" "${headers[@]}"
 		;;
 	*)
 		url=$(cat "$RUN/pages/$base.url")
 		wrk_run filetrail "$name" bench/wrk/report.lua "$url" "${headers[@]}"
 		wrk_run filetrail-nocache "$name" bench/wrk/report.lua "${url/#$FT/$FTN}" "${headers[@]}"
 		wrk_run nginx "$name" bench/wrk/report.lua "$NGX/$base.json" "${headers[@]}"
+		wrk_run go-static "$name" bench/wrk/report.lua "$GS/$base.json" "${headers[@]}"
 		;;
 	esac
 done

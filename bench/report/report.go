@@ -95,18 +95,20 @@ func (r Result) ErrorCount() int64 {
 }
 
 // The servers of a run: filetrail with its default settings (response
-// cache on), the same binary and store with the cache off, and nginx
-// sending the same bytes from files.
+// cache on), the same binary and store with the cache off, Go's net/http
+// sending the same bytes from memory (bench/staticserve), and nginx sending
+// them from files.
 const (
 	Filetrail = "filetrail"
 	NoCache   = "filetrail-nocache"
+	GoStatic  = "go-static"
 	Nginx     = "nginx"
 )
 
 // Servers lists the servers in report order; Variants are the filetrail
 // ones.
 var (
-	Servers  = []string{Filetrail, NoCache, Nginx}
+	Servers  = []string{Filetrail, NoCache, GoStatic, Nginx}
 	Variants = []string{Filetrail, NoCache}
 )
 
@@ -385,11 +387,15 @@ func (s Scenario) Rate(server string) float64 {
 
 // Ratio is server's pages/s over nginx's for the scenario, 0 when a run is
 // missing.
-func (s Scenario) Ratio(server string) float64 {
-	if s.Rate(server) == 0 || s.Rate(Nginx) == 0 {
+func (s Scenario) Ratio(server string) float64 { return s.Over(server, Nginx) }
+
+// Over is server's pages/s over peer's for the scenario, 0 when a run is
+// missing.
+func (s Scenario) Over(server, peer string) float64 {
+	if s.Rate(server) == 0 || s.Rate(peer) == 0 {
 		return 0
 	}
-	return s.Rate(server) / s.Rate(Nginx)
+	return s.Rate(server) / s.Rate(peer)
 }
 
 // DeepCost pairs a deep scenario with the first-page scenario of the same

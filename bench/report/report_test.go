@@ -94,12 +94,15 @@ func TestLoadAndWrite(t *testing.T) {
 	runs := []run{
 		{"filetrail", "first-l10", 60000, 10, 500, 2000, 0},
 		{"filetrail-nocache", "first-l10", 30000, 10, 900, 4000, 0},
+		{"go-static", "first-l10", 80000, 10, 200, 1000, 0},
 		{"nginx", "first-l10", 100000, 10, 100, 800, 0},
 		{"filetrail", "deep-l10", 55000, 10, 600, 2500, 0},
 		{"filetrail-nocache", "deep-l10", 24000, 10, 1100, 5000, 0},
+		{"go-static", "deep-l10", 90000, 10, 150, 900, 0},
 		{"nginx", "deep-l10", 110000, 10, 100, 700, 0},
 		{"filetrail", "first-l10-gz", 5000, 10, 6000, 9000, 7},
 		{"filetrail-nocache", "first-l10-gz", 4000, 10, 7000, 9500, 0},
+		{"go-static", "first-l10-gz", 300000, 10, 80, 500, 0},
 		{"nginx", "first-l10-gz", 600000, 10, 50, 300, 0},
 		{"filetrail", "random-l10", 40000, 10, 700, 3000, 0},
 		{"nginx", "random-l10", 70000, 10, 150, 900, 0},
@@ -128,6 +131,13 @@ func TestLoadAndWrite(t *testing.T) {
 			}
 			if math.Abs(s.Ratio(v)-want) > 1e-9 {
 				t.Errorf("%s: %s ratio %v, want %v", s.Name, v, s.Ratio(v), want)
+			}
+			want = 0
+			if gs, found := byName["go-static "+s.Name]; ok && found {
+				want = ft.rate() / gs.rate()
+			}
+			if math.Abs(s.Over(v, GoStatic)-want) > 1e-9 {
+				t.Errorf("%s: %s over go-static %v, want %v", s.Name, v, s.Over(v, GoStatic), want)
 			}
 		}
 	}
@@ -167,8 +177,9 @@ func TestLoadAndWrite(t *testing.T) {
 	for _, want := range []string{
 		"`BENCH_EDGES=1000000 bench/run.sh`",
 		"--response-cache-mib=32 --response-cache-ttl=1s",
-		"| first-l10 | 150,123 | 6,000 | 3,000 | 10,000 | 0.60 | 0.30 | 0.50 ms / 2.00 ms | 0.90 ms / 4.00 ms | 0.10 ms / 0.80 ms | 0 / 0 / 0 |",
-		"| random-l10 | mean 2,097,153 | 4,000 | — | 7,000 | 0.57 | — |",
+		"| first-l10 | 150,123 | 6,000 | 3,000 | 8,000 | 10,000 | 0.60 | 0.30 | 0.80 | 0.75 | 0.50 ms / 2.00 ms | 0.90 ms / 4.00 ms | 0.20 ms / 1.00 ms | 0.10 ms / 0.80 ms | 0 / 0 / 0 / 0 |",
+		"| random-l10 | mean 2,097,153 | 4,000 | — | — | 7,000 | 0.57 | — | — | — |",
+		"random-l10 on go-static (missing run)",
 		"| 10 | plain | 6,000 / 5,500 | 1.09 | 3,000 / 2,400 | 1.25 | 0.90 ms / 1.10 ms |",
 		"first-l10-gz on filetrail (7 errors)",
 		"random-l10 on filetrail-nocache (missing run)",

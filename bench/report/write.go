@@ -37,13 +37,14 @@ func (r *Report) Write(w io.Writer) error {
 	p("\n")
 
 	p("## What is measured\n\n")
-	p("`GET /api/v3/ip_addresses/{ip}/downloaded_files?limit=N` (premium key in `x-apikey`) on three servers:\n\n")
+	p("`GET /api/v3/ip_addresses/{ip}/downloaded_files?limit=N` (premium key in `x-apikey`) on four servers:\n\n")
 	p("- **filetrail**: `filetrail serve` on the SQLite store with its default settings: the response cache is on (%s), so a page asked again within the cache's lifetime is sent from memory;\n", orDefault(in["cache_defaults"], "default cache settings"))
 	p("- **filetrail-nocache**: the same binary and store with `--response-cache-mib 0`: every request reads the store and builds the page (gzip pages are stitched from precompressed documents, no compression per request);\n")
+	p("- **go-static**: Go's net/http sending the **same response bytes** from memory (`bench/staticserve`: a map lookup, three headers, one write; the `.gz` body to clients that accept gzip, as nginx's `gzip_static`): the ceiling of any net/http server on this machine, filetrail's cache hits included;\n")
 	p("- **nginx** serving the **same response bytes** from files (`sendfile on`; `gzip_static on` serving filetrail's own gzip body for the `-gz` scenarios): the cost of sending the bytes alone.\n\n")
 	p("Scenarios: `first` is the first page of the big IP %s; `deep` starts after item %s of its list (a cursor deep inside it); ", first(m.BigIPs), num(atoi(in["deep_after"])))
 	p("`random` asks, at each request, the first page of another small IP, walking a list of %s small IPs sampled from the dataset (nginx walks the matching list of files). ", num(atoi(in["random_ips"])))
-	p("`-gz` scenarios send `Accept-Encoding: gzip`. Before the load the run fetches every page from both filetrail servers and checks them: HTTP 200, the two servers send identical bytes, the gzip body decompresses to the plain one, `meta.count` and the number of items are the dataset's, the big IP's pages end at the cursor the dataset predicts; then it checks nginx sends the same bytes. ")
+	p("`-gz` scenarios send `Accept-Encoding: gzip`. Before the load the run fetches every page from both filetrail servers and checks them: HTTP 200, the two servers send identical bytes, the gzip body decompresses to the plain one, `meta.count` and the number of items are the dataset's, the big IP's pages end at the cursor the dataset predicts; then it checks nginx and go-static send the same bytes. ")
 	p("Page bytes are the response body sizes (for `random`, the mean over its pages). The key has the premium privilege and no quota, so quota accounting is not part of the measured work.\n\n")
 
 	p("Dataset (`bench/seed`, fingerprint `%s`):\n\n", m.Fingerprint)
@@ -56,17 +57,18 @@ func (r *Report) Write(w io.Writer) error {
 		size(m.StoreBytes), m.Seconds, m.Params.Seed, m.StoreSchema)
 
 	p("## Pages per second\n\n")
-	p("| Scenario | Page bytes | filetrail pages/s | filetrail-nocache pages/s | nginx pages/s | filetrail ÷ nginx | nocache ÷ nginx | p50 / p99 filetrail | p50 / p99 nocache | p50 / p99 nginx | errors (ft / nocache / nginx) |\n")
-	p("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	p("| Scenario | Page bytes | filetrail pages/s | filetrail-nocache pages/s | go-static pages/s | nginx pages/s | filetrail ÷ nginx | nocache ÷ nginx | go-static ÷ nginx | filetrail ÷ go-static | p50 / p99 filetrail | p50 / p99 nocache | p50 / p99 go-static | p50 / p99 nginx | errors (ft / nocache / go-static / nginx) |\n")
+	p("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, s := range r.Scenarios {
 		bytes := num(int(s.Bytes))
 		if s.Pages > 1 {
 			bytes = "mean " + bytes
 		}
-		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s / %s |\n", s.Name, bytes,
-			rps(s.Runs[Filetrail]), rps(s.Runs[NoCache]), rps(s.Runs[Nginx]), ratio(s.Ratio(Filetrail)), ratio(s.Ratio(NoCache)),
-			lat(s.Runs[Filetrail]), lat(s.Runs[NoCache]), lat(s.Runs[Nginx]),
-			errs(s.Runs[Filetrail]), errs(s.Runs[NoCache]), errs(s.Runs[Nginx]))
+		p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s / %s / %s |\n", s.Name, bytes,
+			rps(s.Runs[Filetrail]), rps(s.Runs[NoCache]), rps(s.Runs[GoStatic]), rps(s.Runs[Nginx]),
+			ratio(s.Ratio(Filetrail)), ratio(s.Ratio(NoCache)), ratio(s.Ratio(GoStatic)), ratio(s.Over(Filetrail, GoStatic)),
+			lat(s.Runs[Filetrail]), lat(s.Runs[NoCache]), lat(s.Runs[GoStatic]), lat(s.Runs[Nginx]),
+			errs(s.Runs[Filetrail]), errs(s.Runs[NoCache]), errs(s.Runs[GoStatic]), errs(s.Runs[Nginx]))
 	}
 	p("\n")
 	if ws := r.workingSets(); len(ws) > 0 {
