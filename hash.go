@@ -67,22 +67,14 @@ func HashKindOf(s string) HashKind {
 			return HashInvalid
 		}
 	}
-	switch len(s) {
-	case 32:
-		return HashMD5
-	case 40:
-		return HashSHA1
-	case 64:
-		return HashSHA256
-	}
-	return HashInvalid
+	return KindOfValid(s)
 }
 
 // KindOfValid returns the kind of a valid hash (a field of normalized
 // Hashes, or a value HashKindOf classified) from its length alone: it is
 // HashKindOf without the check of every character, for the hot paths of
-// ingestion, which only ever see validated hashes. Any other length gives
-// HashInvalid.
+// ingestion, which only ever see validated hashes. A length of no kind
+// gives HashInvalid.
 func KindOfValid(hash string) HashKind {
 	switch len(hash) {
 	case 32:
