@@ -180,7 +180,7 @@ func TestLoadAndWrite(t *testing.T) {
 		"| first-l10 | 150,123 | 6,000 | 3,000 | 8,000 | 10,000 | 0.60 | 0.30 | 0.80 | 0.75 | 0.50 ms / 2.00 ms | 0.90 ms / 4.00 ms | 0.20 ms / 1.00 ms | 0.10 ms / 0.80 ms | 0 / 0 / 0 / 0 |",
 		"| random-l10 | mean 2,097,153 | 4,000 | — | — | 7,000 | 0.57 | — | — | — |",
 		"random-l10 on go-static (missing run)",
-		"| 10 | plain | 6,000 / 5,500 | 1.09 | 3,000 / 2,400 | 1.25 | 0.90 ms / 1.10 ms |",
+		"| 10 | plain | 6,000 / 5,500 | 1.09 | 3,000 / 2,400 | 1.25 | 0.90 ms / 1.10 ms | 0.91 |",
 		"first-l10-gz on filetrail (7 errors)",
 		"random-l10 on filetrail-nocache (missing run)",
 		"after item 500,000",
