@@ -42,28 +42,34 @@ func EdgeContext(ev []Evidence) (first, last int64, ctx json.RawMessage) {
 	if len(ev) == 0 {
 		return 0, 0, json.RawMessage(`{}`)
 	}
-	// An edge has a handful of evidence rows: slices searched in place
-	// are cheaper than maps here, and this runs for every edge written.
+	// Sorting, not maps: this runs for every edge written. Not searching
+	// either: an edge may hold any number of evidence rows (a feed can give
+	// one file thousands of URLs on one IP), so the cost stays n log n.
 	type urlSeen struct {
 		url  string
 		last int64
 	}
 	first, last = ev[0].FirstSeen, ev[0].LastSeen
-	var urls []urlSeen
-	var sources []string
+	urls := make([]urlSeen, 0, len(ev))
+	sources := make([]string, 0, len(ev))
 	for _, e := range ev {
 		first, last = min(first, e.FirstSeen), max(last, e.LastSeen)
 		if e.URL != "" {
-			if i := slices.IndexFunc(urls, func(u urlSeen) bool { return u.url == e.URL }); i >= 0 {
-				urls[i].last = max(urls[i].last, e.LastSeen)
-			} else {
-				urls = append(urls, urlSeen{e.URL, e.LastSeen})
-			}
+			urls = append(urls, urlSeen{e.URL, e.LastSeen})
 		}
-		if e.Source != "" && !slices.Contains(sources, e.Source) {
+		if e.Source != "" {
 			sources = append(sources, e.Source)
 		}
 	}
+	// Each URL once, with its latest sighting: sorted by URL, latest
+	// first, and the first of each URL's run kept.
+	slices.SortFunc(urls, func(a, b urlSeen) int {
+		if c := strings.Compare(a.url, b.url); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.last, a.last)
+	})
+	urls = slices.CompactFunc(urls, func(a, b urlSeen) bool { return a.url == b.url })
 	slices.SortFunc(urls, func(a, b urlSeen) int {
 		if c := cmp.Compare(b.last, a.last); c != 0 {
 			return c
@@ -74,6 +80,7 @@ func EdgeContext(ev []Evidence) (first, last int64, ctx json.RawMessage) {
 		urls = urls[:MaxEdgeURLs]
 	}
 	slices.Sort(sources)
+	sources = slices.Compact(sources)
 	// The bytes of json.Marshal on {first_seen, last_seen, urls, sources}.
 	b := make([]byte, 0, 64+64*len(urls)+16*len(sources))
 	b = append(b, `{"first_seen":`...)
