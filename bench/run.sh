@@ -269,11 +269,16 @@ nginx -p "$NG" -c "$NG/nginx.conf" >"$NG/stdout.log" 2>&1 &
 NG_PID=$!
 PIDS+=("$NG_PID")
 NGX=http://127.0.0.1:$NG_PORT
-for _ in $(seq 40); do
-	[ "$(curl -s --max-time 2 -o /dev/null -w '%{http_code}' "$NGX/" 2>/dev/null)" = 000 ] || break
-	kill -0 "$NG_PID" 2>/dev/null || die "nginx exited: $(cat "$NG/error.log")"
-	sleep 0.25
-done
+# await_listening NAME PID URL LOG: wait up to 10 s for an HTTP answer of any
+# status at URL; die with LOG's content if PID exits first.
+await_listening() {
+	for _ in $(seq 40); do
+		[ "$(curl -s --max-time 2 -o /dev/null -w '%{http_code}' "$3/" 2>/dev/null)" = 000 ] || return 0
+		kill -0 "$2" 2>/dev/null || die "$1 exited: $(cat "$4")"
+		sleep 0.25
+	done
+}
+await_listening nginx "$NG_PID" "$NGX" "$NG/error.log"
 # static_files SCENARIO: the files (under the root) the static servers send
 # for it: its page, or for random the first 50 of its list.
 static_files() {
@@ -308,11 +313,7 @@ GS_PORT=$(free_port)
 GS_PID=$!
 PIDS+=("$GS_PID")
 GS=http://127.0.0.1:$GS_PORT
-for _ in $(seq 40); do
-	[ "$(curl -s --max-time 2 -o /dev/null -w '%{http_code}' "$GS/" 2>/dev/null)" = 000 ] || break
-	kill -0 "$GS_PID" 2>/dev/null || die "staticserve exited: $(cat "$RUN/go-static.log")"
-	sleep 0.25
-done
+await_listening staticserve "$GS_PID" "$GS" "$RUN/go-static.log"
 check_same_bytes go-static "$GS"
 log "go-static (net/http) serving the same bytes on $GS (pid $GS_PID)"
 
