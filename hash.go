@@ -33,6 +33,10 @@ func (h Hashes) Strongest() string {
 	}
 }
 
+// All returns the hashes of h, strongest first, "" for a kind h lacks. It
+// is an array, so loops over a batch's hashes allocate nothing.
+func (h Hashes) All() [3]string { return [3]string{h.SHA256, h.SHA1, h.MD5} }
+
 // IsZero reports whether no hash is known.
 func (h Hashes) IsZero() bool { return h.SHA256 == "" && h.SHA1 == "" && h.MD5 == "" }
 

@@ -33,7 +33,7 @@ func TestHashKinds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, x := range h.all() {
+	for _, x := range h.All() {
 		if KindOfValid(x) != HashKindOf(x) {
 			t.Errorf("normalized hash %q: KindOfValid %v, HashKindOf %v", x, KindOfValid(x), HashKindOf(x))
 		}

@@ -157,7 +157,7 @@ func (r *IdentityResolver) Resolve(h Hashes) (string, error) {
 		target = r.Final(own)
 	}
 	var found []string
-	for _, x := range h.all() {
+	for _, x := range h.All() {
 		if x == "" {
 			continue
 		}
@@ -194,7 +194,7 @@ func (r *IdentityResolver) Resolve(h Hashes) (string, error) {
 		t.Hashes = t.Hashes.union(w.Hashes)
 		t.Absorbed = t.Absorbed || w.Existed || w.Absorbed
 	}
-	for _, x := range h.all() {
+	for _, x := range h.All() {
 		if x == "" {
 			continue
 		}
@@ -263,7 +263,7 @@ func (h Hashes) with(hash string) Hashes {
 
 // union returns h with the hashes of o in the fields h lacks.
 func (h Hashes) union(o Hashes) Hashes {
-	for _, x := range o.all() {
+	for _, x := range o.All() {
 		h = h.with(x)
 	}
 	return h
@@ -281,7 +281,3 @@ func (h Hashes) conflicts(o Hashes) bool {
 	differ := func(a, b string) bool { return a != "" && b != "" && a != b }
 	return differ(h.SHA256, o.SHA256) || differ(h.SHA1, o.SHA1) || differ(h.MD5, o.MD5)
 }
-
-// all returns the hashes of h, strongest first, "" for a kind h lacks (an
-// array: the resolver's hot loops allocate nothing).
-func (h Hashes) all() [3]string { return [3]string{h.SHA256, h.SHA1, h.MD5} }

@@ -100,7 +100,7 @@ func (s *memStore) check(t testing.TB) {
 		if h.Strongest() != id {
 			t.Fatalf("file %s has hashes %+v: id is not its strongest hash", id, h)
 		}
-		for _, x := range h.all() {
+		for _, x := range h.All() {
 			if x != "" && s.hashFile[x] != id {
 				t.Fatalf("file %s has hash %s, which names %q", id, x, s.hashFile[x])
 			}
@@ -108,7 +108,7 @@ func (s *memStore) check(t testing.TB) {
 	}
 	for x, id := range s.hashFile {
 		h, ok := s.files[id]
-		all := h.all()
+		all := h.All()
 		if !ok || x == "" || !slices.Contains(all[:], x) {
 			t.Fatalf("hash %s names %s (hashes %+v, stored %v), which lacks it", x, id, h, ok)
 		}
@@ -341,7 +341,7 @@ func checkIdentityRun(t testing.TB, batches [][]Hashes) {
 			if len(ids[i]) < len(h.Strongest()) {
 				t.Fatalf("record %+v: file %s is weaker than its strongest hash", h, ids[i])
 			}
-			all := h.all()
+			all := h.All()
 			if !slices.ContainsFunc(all[:], func(x string) bool { return x != "" && s.hashFile[x] == ids[i] }) {
 				t.Fatalf("record %+v: file %s is named by none of its hashes", h, ids[i])
 			}

@@ -144,7 +144,7 @@ func (a *applier) apply(ctx context.Context, sightings []filetrail.Sighting, fac
 	var batchHashes []string
 	seen := map[string]bool{}
 	for _, h := range records {
-		for _, x := range []string{h.SHA256, h.SHA1, h.MD5} {
+		for _, x := range h.All() {
 			if x != "" && !seen[x] {
 				seen[x] = true
 				batchHashes = append(batchHashes, x)

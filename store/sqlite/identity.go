@@ -163,7 +163,7 @@ func (a *applier) prefetch(hs []filetrail.Hashes) error {
 	ids := make(map[string]bool, len(hs))
 	var weak []string
 	for _, h := range hs {
-		for _, x := range [...]string{h.SHA256, h.SHA1, h.MD5} {
+		for _, x := range h.All() {
 			if _, known := a.hashFile[x]; x == "" || known {
 				continue
 			}
