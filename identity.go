@@ -84,13 +84,14 @@ type HashLink struct {
 // (for a sha256, the stored file of that id, if any). hashesOf returns the
 // stored file id's Hashes and true, or false when no such file is stored.
 // The resolver calls each at most once per argument and passes their
-// errors on. records is about how many records will be resolved (a size
-// hint for the resolver's maps; 0 is fine).
-func NewIdentityResolver(records int, fileOf func(hash string) (string, error), hashesOf func(id string) (Hashes, bool, error)) *IdentityResolver {
+// errors on. hashes is about how many distinct hashes the records to
+// resolve hold: a size hint for the resolver's maps (0 is fine; an
+// oversized hint costs memory, the maps being kept for the whole batch).
+func NewIdentityResolver(hashes int, fileOf func(hash string) (string, error), hashesOf func(id string) (Hashes, bool, error)) *IdentityResolver {
 	return &IdentityResolver{
 		storedFile: fileOf, storedHash: hashesOf,
-		hashFile: make(map[string]string, 3*records), forward: map[string]string{},
-		files: make(map[string]*ResolvedFile, records), register: make(map[string]string, 3*records),
+		hashFile: make(map[string]string, hashes), forward: map[string]string{},
+		files: make(map[string]*ResolvedFile, hashes/2), register: make(map[string]string, hashes),
 	}
 }
 

@@ -160,7 +160,7 @@ func (a *applier) apply(ctx context.Context, sightings []filetrail.Sighting, fac
 		return filetrail.ApplyResult{}, err
 	}
 
-	rs := newResolver(len(records), mapped, stored)
+	rs := newResolver(len(batchHashes), mapped, stored)
 	targets := make([]string, len(records))
 	for i, h := range records {
 		if targets[i], err = rs.Resolve(h); err != nil {

@@ -126,12 +126,15 @@ type applier struct {
 }
 
 // newApplier returns the applier of a transaction applying about records
-// records (a size hint).
+// records (a size hint). Its maps start at one entry per record: records
+// carry one to three hashes, and recurring files share theirs (a batch of
+// sensor sightings holds about one distinct hash per two records), so a
+// larger start would mostly be memory held for the whole transaction.
 func newApplier(ctx context.Context, tx *sql.Tx, records int) *applier {
 	return &applier{
 		ctx: ctx, tx: tx,
-		hashFile:   make(map[string]string, 3*records),
-		files:      make(map[string]*fileRow, records),
+		hashFile:   make(map[string]string, records),
+		files:      make(map[string]*fileRow, records/2),
 		movedEdges: map[edgeKey]bool{},
 	}
 }
@@ -155,7 +158,7 @@ func (a *applier) run(sightings []filetrail.Sighting, facts []filetrail.FileFact
 	if err := a.prefetch(all); err != nil {
 		return res, err
 	}
-	ids := a.newResolver(len(all))
+	ids := a.newResolver()
 	fileOf := make([]string, len(all))
 	for i, h := range all {
 		id, err := ids.Resolve(h)

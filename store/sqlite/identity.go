@@ -17,10 +17,11 @@ import (
 // fixed.
 
 // newResolver returns the identity resolver of the transaction, reading
-// the stored state through the applier's caches (see prefetch); records is
-// the size hint of NewIdentityResolver.
-func (a *applier) newResolver(records int) *filetrail.IdentityResolver {
-	return filetrail.NewIdentityResolver(records, a.storedFile, func(id string) (filetrail.Hashes, bool, error) {
+// the stored state through the applier's caches (see prefetch), which
+// hold every hash of the batch once prefetch has run: their number is the
+// resolver's size hint.
+func (a *applier) newResolver() *filetrail.IdentityResolver {
+	return filetrail.NewIdentityResolver(len(a.hashFile), a.storedFile, func(id string) (filetrail.Hashes, bool, error) {
 		f, err := a.file(id)
 		if err != nil || f == nil {
 			return filetrail.Hashes{}, false, err
