@@ -42,7 +42,7 @@ func TestMarshalAttributesMatchesJSONMarshal(t *testing.T) {
 	for _, v := range []string{`"&"`, `"<"`, `">"`, "\"\u2028\"", "\"\u2029\"", `"\u0026"`, `[1, 2]`} {
 		inputs = append(inputs, map[string]json.RawMessage{"k": json.RawMessage(v)})
 	}
-	pieces := []string{"a", "<script>", "&amp;", ">", "\u2028", "\u2029", "é", "\x01", "\\\"", "\xff", " ", "\t"}
+	pieces := []string{"a", "<script>", "&amp;", ">", "\u2028", "\u2029", "\u2027", "€", "é", "\x01", "\\\"", "\xff", " ", "\t"}
 	rng := rand.New(rand.NewPCG(1, 2))
 	word := func() string {
 		var s string
@@ -76,5 +76,33 @@ func TestMarshalAttributesMatchesJSONMarshal(t *testing.T) {
 	}
 	if _, err := marshalAttributes(map[string]json.RawMessage{"a": json.RawMessage("{")}); err == nil {
 		t.Error("an invalid value was encoded without error")
+	}
+}
+
+// TestMergeFileIsCanonical checks that MergeFile, which copies its values
+// without compacting them again, still writes exactly the oracle's bytes:
+// on each real VT report as a fact (with sighting hints whose names need
+// escaping), and on an indented fact with HTML characters and U+2028.
+func TestMergeFileIsCanonical(t *testing.T) {
+	hints := FileHints{Names: []string{"a<b>.exe", "c&d\u2028.exe"}, Size: 10, FirstSeen: 80, LastSeen: 300}
+	var cases [][]StoredFact
+	for _, r := range testfixture.VTReports(t, "testdata/vt-file-objects") {
+		cases = append(cases, []StoredFact{mustFact(t, OriginReport, "vt", string(r.Attributes))})
+	}
+	cases = append(cases, []StoredFact{mustFact(t, OriginHint, "sensor", "{\n  \"magic\": \"<html> & \u2028\",\n  \"tags\": [ \"x\" ]\n}")})
+	h := Hashes{SHA256: "ddecc35aa198f401948c73a0d53fd93c4ecb770198ad7db308de026745c56b71"}
+	for i, facts := range cases {
+		got := MergeFile(h, facts, hints)
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(got, &m); err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		want, err := marshalAttributesOracle(m)
+		if err != nil {
+			t.Fatalf("case %d: oracle: %v", i, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("case %d: got\n%s\nwant\n%s", i, got, want)
+		}
 	}
 }
