@@ -47,6 +47,7 @@ import (
 
 	"github.com/filetrail/filetrail"
 	"github.com/filetrail/filetrail/bench/dataset"
+	"github.com/filetrail/filetrail/ingest"
 	"github.com/filetrail/filetrail/store/postgres"
 	"github.com/filetrail/filetrail/store/sqlite"
 )
@@ -78,7 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		dsn := fs.String("store", "", "store DSN: a SQLite file path or postgres://… (required)")
 		from := fs.Int("from", 0, "size the store holds now (edges)")
 		to := fs.Int("to", 0, "size to grow to (edges)")
-		batch := fs.Int("batch", 1000, "records per Apply (reports: also at most 32 MiB)")
+		batch := fs.Int("batch", 1000, "records per Apply (reports: also at most ingest.DefaultBatchBytes of documents)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return errUsage
 		}
@@ -269,9 +270,6 @@ func (m model) sightings(from, to int) iter.Seq[filetrail.Sighting] {
 	}
 }
 
-// maxBatchBytes ends a batch of reports early, as filetrail ingest does.
-const maxBatchBytes = 32 << 20
-
 // growResult is what grow prints: the increment and how long Apply took.
 type growResult struct {
 	From, To        int
@@ -309,8 +307,8 @@ func grow(ctx context.Context, m model, st filetrail.Store, from, to, batch int,
 		pending += len(f.Attributes)
 		b.Files = append(b.Files, f)
 		res.Reports++
-		// As filetrail ingest: a batch also ends at 32 MiB of documents.
-		if len(b.Files) == batch || pending >= maxBatchBytes {
+		// As filetrail ingest: a batch also ends at its size limit.
+		if len(b.Files) == batch || pending >= ingest.DefaultBatchBytes {
 			pending = 0
 			if err := flush(); err != nil {
 				return res, fmt.Errorf("apply reports: %w", err)

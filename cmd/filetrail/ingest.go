@@ -20,7 +20,7 @@ type ingestCmd struct {
 	storeFlag     `embed:""`
 	Format        string        `help:"Input format: auto (detected per input from its first bytes) or one of: ${formats}." default:"auto" env:"FILETRAIL_FORMAT"`
 	Source        string        `help:"Source (feed or sensor) name for records that name none; each format has its default (vt-report, suricata, zeek, cowrie, urlhaus)." env:"FILETRAIL_SOURCE"`
-	BatchSize     int           `help:"Records applied per transaction (fewer when they add up to 32 MiB)." default:"50000" env:"FILETRAIL_BATCH_SIZE"`
+	BatchSize     int           `help:"Records applied per transaction (fewer when they add up to 64 MiB)." default:"100000" env:"FILETRAIL_BATCH_SIZE"`
 	MaxLineBytes  int           `help:"Longest input line accepted, in bytes; a longer line is rejected." default:"33554432" env:"FILETRAIL_MAX_LINE_BYTES"`
 	Rejects       string        `help:"Append every rejected or skipped record to this file, one JSON object per line (input, line, reason, detail, skipped, record: the original line), for later replay." env:"FILETRAIL_REJECTS"`
 	Strict        bool          `help:"Stop at the first rejected record (skipped records, such as uploads, do not stop it); the records read before it are applied." env:"FILETRAIL_STRICT"`
