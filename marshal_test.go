@@ -3,6 +3,7 @@ package filetrail
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -62,17 +63,11 @@ func TestMarshalAttributesMatchesJSONMarshal(t *testing.T) {
 		inputs = append(inputs, m)
 	}
 	for i, attrs := range inputs {
-		want, err := marshalAttributesOracle(attrs)
-		if err != nil {
-			t.Fatalf("input %d: oracle: %v", i, err)
-		}
 		got, err := marshalAttributes(attrs)
 		if err != nil {
 			t.Fatalf("input %d: %v", i, err)
 		}
-		if !bytes.Equal(got, want) {
-			t.Fatalf("input %d: got\n%s\nwant\n%s", i, got, want)
-		}
+		equalsOracle(t, fmt.Sprintf("input %d", i), got, attrs)
 	}
 	if _, err := marshalAttributes(map[string]json.RawMessage{"a": json.RawMessage("{")}); err == nil {
 		t.Error("an invalid value was encoded without error")
@@ -97,12 +92,18 @@ func TestMergeFileIsCanonical(t *testing.T) {
 		if err := json.Unmarshal(got, &m); err != nil {
 			t.Fatalf("case %d: %v", i, err)
 		}
-		want, err := marshalAttributesOracle(m)
-		if err != nil {
-			t.Fatalf("case %d: oracle: %v", i, err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Fatalf("case %d: got\n%s\nwant\n%s", i, got, want)
-		}
+		equalsOracle(t, fmt.Sprintf("case %d", i), got, m)
+	}
+}
+
+// equalsOracle fails t unless got is the oracle's encoding of attrs.
+func equalsOracle(t *testing.T, what string, got []byte, attrs map[string]json.RawMessage) {
+	t.Helper()
+	want, err := marshalAttributesOracle(attrs)
+	if err != nil {
+		t.Fatalf("%s: oracle: %v", what, err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s: got\n%s\nwant\n%s", what, got, want)
 	}
 }
