@@ -20,7 +20,8 @@ import (
 // batches has its document rebuilt in each. The price is memory: a batch
 // of 100,000 sightings takes about 100 MB of heap while it is applied,
 // with the next one filling meanwhile (see Writer); `filetrail ingest`
-// peaks at about 450 to 500 MB with the store's page cache.
+// peaks at about 450 to 500 MB on a SQLite store (its page cache
+// included), about 650 MB on PostgreSQL.
 const DefaultBatchSize = 100000
 
 // DefaultBatchBytes bounds a batch's records by their size (the text of
