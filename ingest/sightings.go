@@ -45,8 +45,9 @@ type sightingLine struct {
 }
 
 func (sr sightingsReader) Read(ctx context.Context, r io.Reader, sink Sink) error {
+	var dec sightingDecoder
 	return eachLine(ctx, r, sr.opts, sink, func(line []byte, num int64) error {
-		s, rej := sr.parse(line)
+		s, rej := sr.parse(&dec, line)
 		if rej != nil {
 			rej.Line = num
 			rej.Text = rejectText(line)
@@ -58,14 +59,14 @@ func (sr sightingsReader) Read(ctx context.Context, r io.Reader, sink Sink) erro
 	})
 }
 
-// parse decodes one non-blank line. The returned reject has only its
-// Reason and Detail set.
-func (sr sightingsReader) parse(line []byte) (filetrail.Sighting, *Reject) {
+// parse decodes one non-blank line with dec. The returned reject has only
+// its Reason and Detail set.
+func (sr sightingsReader) parse(dec *sightingDecoder, line []byte) (filetrail.Sighting, *Reject) {
 	if t := bytes.TrimSpace(line); t[0] != '{' {
 		return filetrail.Sighting{}, &Reject{Reason: ReasonNotObject, Detail: "a sighting line must be a JSON object"}
 	}
-	var in sightingLine
-	if err := json.Unmarshal(line, &in); err != nil {
+	in, err := dec.decode(line)
+	if err != nil {
 		return filetrail.Sighting{}, jsonReject(err)
 	}
 	s := filetrail.Sighting{
