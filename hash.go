@@ -43,31 +43,72 @@ func (h Hashes) IsZero() bool { return h.SHA256 == "" && h.SHA1 == "" && h.MD5 =
 // Normalize lower-cases each hash and checks it has the right form for its
 // field. It returns an InvalidArgument error naming the first bad value.
 func (h Hashes) Normalize() (Hashes, error) {
+	var ok bool
 	var out Hashes
-	for _, f := range []struct {
-		in   string
-		out  *string
-		kind HashKind
-		name string
-	}{{h.SHA256, &out.SHA256, HashSHA256, "sha256"}, {h.SHA1, &out.SHA1, HashSHA1, "sha1"}, {h.MD5, &out.MD5, HashMD5, "md5"}} {
-		v := strings.ToLower(strings.TrimSpace(f.in))
-		if v == "" {
-			continue
-		}
-		if HashKindOf(v) != f.kind {
-			return Hashes{}, Errorf(CodeInvalidArgument, "%s %q is not a valid %s", f.name, f.in, f.name)
-		}
-		*f.out = v
+	if out.SHA256, ok = normalizeHash(h.SHA256, HashSHA256); !ok {
+		return Hashes{}, badHash("sha256", h.SHA256)
+	}
+	if out.SHA1, ok = normalizeHash(h.SHA1, HashSHA1); !ok {
+		return Hashes{}, badHash("sha1", h.SHA1)
+	}
+	if out.MD5, ok = normalizeHash(h.MD5, HashMD5); !ok {
+		return Hashes{}, badHash("md5", h.MD5)
 	}
 	return out, nil
 }
+
+func badHash(name, value string) error {
+	return Errorf(CodeInvalidArgument, "%s %q is not a valid %s", name, value, name)
+}
+
+// normalizeHash returns s without surrounding blanks, lower-cased, and
+// whether that is "" or a hash of the given kind. It reads s once and
+// allocates only when s has upper-case digits: ingestion normalises every
+// hash of every record twice (the reader, then the store).
+func normalizeHash(s string, kind HashKind) (string, bool) {
+	s = strings.TrimSpace(s)
+	upper := false
+	for i := 0; i < len(s); i++ {
+		switch hexDigits[s[i]] {
+		case notHex:
+			return "", false
+		case upperHex:
+			upper = true
+		}
+	}
+	if s != "" && KindOfValid(s) != kind {
+		return "", false
+	}
+	if upper {
+		s = strings.ToLower(s)
+	}
+	return s, true
+}
+
+// Classes of the bytes of a hash, in hexDigits.
+const (
+	notHex = iota
+	lowerHex
+	upperHex
+)
+
+// hexDigits classifies every byte value: a digit or a-f, A-F, or another.
+var hexDigits = func() (t [256]uint8) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = lowerHex
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = lowerHex
+		t[c-'a'+'A'] = upperHex
+	}
+	return t
+}()
 
 // HashKindOf reports the kind of a hash in lower- or upper-case hex, or
 // HashInvalid.
 func HashKindOf(s string) HashKind {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+		if hexDigits[s[i]] == notHex {
 			return HashInvalid
 		}
 	}

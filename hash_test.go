@@ -33,12 +33,20 @@ func TestHashKinds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if want := (Hashes{SHA256: sha256, SHA1: strings.ToLower(sha1), MD5: md5}); h != want {
+		t.Errorf("Normalize gave %+v, want %+v", h, want)
+	}
 	for _, x := range h.All() {
 		if KindOfValid(x) != HashKindOf(x) {
 			t.Errorf("normalized hash %q: KindOfValid %v, HashKindOf %v", x, KindOfValid(x), HashKindOf(x))
 		}
 	}
-	if _, err := (Hashes{SHA1: md5}).Normalize(); err == nil {
-		t.Error("an md5 in the sha1 field was accepted")
+	for _, bad := range []Hashes{{SHA1: md5}, {MD5: strings.Repeat("g", 32)}, {SHA256: sha256[:63] + "\u00e9"}, {MD5: md5 + " x"}} {
+		if _, err := bad.Normalize(); err == nil {
+			t.Errorf("%+v was accepted", bad)
+		}
+	}
+	if h, err := (Hashes{MD5: " \t"}).Normalize(); err != nil || !h.IsZero() {
+		t.Errorf("blanks gave %+v, %v; want no hash", h, err)
 	}
 }
