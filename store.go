@@ -102,6 +102,19 @@ type Store interface {
 	Close() error
 }
 
+// ChangeCounter is implemented by stores that can tell cheaply whether
+// anything was written since an earlier look, by any process. The API's
+// response cache uses it to keep serving a page past its TTL while the
+// store has not changed (vtapi.Options.CacheTTL).
+type ChangeCounter interface {
+	// ChangeCount returns the store's change count: two calls return the
+	// same value only if no write was committed in between, by this
+	// process or another. The count may also move without a write (a
+	// store counting more than filetrail's writes); it never comes back
+	// to an earlier value.
+	ChangeCount(ctx context.Context) (uint64, error)
+}
+
 // EvidenceWriter merges facts.
 type EvidenceWriter interface {
 	// Apply merges a batch in one transaction. Merging is idempotent and

@@ -2,6 +2,7 @@ package vtapi
 
 import (
 	"container/list"
+	"context"
 	"sync"
 	"time"
 )
@@ -11,78 +12,159 @@ import (
 // analyst's client asks for) is sent from memory instead of being read and
 // assembled again.
 //
-// Freshness contract: an entry is served for at most ttl after it was
-// built; evidence written through this server (POST /admin/v1/ingest,
-// uploads) empties the cache at once, so only writers outside this process
-// (another filetrail process, another replica) can be seen up to ttl late.
-// The cache holds at most maxBytes of bodies, evicting the least recently
-// used. It is safe for concurrent use.
+// Freshness contract: a body is served only while it is less than ttl
+// older than the last moment it was known to be current: when it was
+// built, or, with a store change count (filetrail.ChangeCounter), the last
+// time the count was read and found unchanged since the body was built.
+// So a page keeps being served from memory for as long as the store does
+// not change, and a write by another process (a separate ingest, another
+// replica) shows within ttl, plus the count's rereading interval. Evidence
+// written through this server (POST /admin/v1/ingest, uploads) empties the
+// cache at once. The cache holds at most maxBytes of bodies, evicting the
+// least recently used. It is safe for concurrent use.
 //
 // hashicorp/golang-lru bounds entries by count, not bytes, and responses
 // range from 100 bytes to 800 KB: this small LRU bounds memory instead.
 type responseCache struct {
 	maxBytes int64
 	ttl      time.Duration
+	// changeCount reads the store's change count; nil: the store has none,
+	// and bodies expire ttl after they were built.
+	changeCount func(context.Context) (uint64, error)
 
 	mu      sync.Mutex
 	size    int64
 	gen     uint64 // incremented by invalidate
 	lru     *list.List
 	entries map[string]*list.Element
+	// count is the store's change count as last read, at countAt (zero:
+	// never read); readAt is the last reading, failed or not.
+	count   uint64
+	countAt time.Time
+	readAt  time.Time
 }
 
 type cacheEntry struct {
-	key   string
-	body  []byte
-	built time.Time
+	key  string
+	body []byte
+	// current is the last moment the body was known to be current: when
+	// it was built, then when the change count was found unchanged.
+	current time.Time
+	tag     buildTag
+}
+
+// A buildTag is what the cache knew when a body started to be built (see
+// begin): its generation, and the store's change count when read.
+type buildTag struct {
+	gen     uint64
+	count   uint64
+	counted bool
 }
 
 // newResponseCache returns a cache of maxBytes, or nil (no caching) when
-// maxBytes is not positive.
-func newResponseCache(maxBytes int64, ttl time.Duration) *responseCache {
+// maxBytes is not positive. changeCount may be nil (see responseCache).
+func newResponseCache(maxBytes int64, ttl time.Duration, changeCount func(context.Context) (uint64, error)) *responseCache {
 	if maxBytes <= 0 {
 		return nil
 	}
-	return &responseCache{maxBytes: maxBytes, ttl: ttl, lru: list.New(), entries: map[string]*list.Element{}}
+	return &responseCache{maxBytes: maxBytes, ttl: ttl, changeCount: changeCount, lru: list.New(), entries: map[string]*list.Element{}}
 }
 
-// get returns the body cached under key when it was built less than ttl
-// before now. The body must not be modified.
-func (c *responseCache) get(key string, now time.Time) ([]byte, bool) {
+// get returns the body cached under key when it is fresh at now (see
+// responseCache), reading the store's change count when that can keep an
+// older body. The body must not be modified.
+func (c *responseCache) get(ctx context.Context, key string, now time.Time) ([]byte, bool) {
+	body, ok, recount := c.lookup(key, now)
+	if recount {
+		c.readCount(ctx, now)
+		body, ok, _ = c.lookup(key, now)
+	}
+	return body, ok
+}
+
+// lookup returns the body under key when it is fresh. recount reports an
+// entry past ttl that a newer reading of the change count may keep.
+func (c *responseCache) lookup(key string, now time.Time) (body []byte, ok, recount bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.entries[key]
 	if !ok {
-		return nil, false
+		return nil, false, false
 	}
 	e := el.Value.(*cacheEntry)
-	if now.Sub(e.built) >= c.ttl {
-		c.remove(el)
-		return nil, false
+	if now.Sub(e.current) >= c.ttl {
+		if !e.tag.counted || (c.countAt.After(e.current) && c.count != e.tag.count) {
+			// Unknown, or changed since the body was built.
+			c.remove(el)
+			return nil, false, false
+		}
+		if !c.countAt.After(e.current) {
+			return nil, false, true
+		}
+		e.current = c.countAt // unchanged from the build to countAt
+		if now.Sub(e.current) >= c.ttl {
+			return nil, false, true
+		}
 	}
 	c.lru.MoveToFront(el)
-	return e.body, true
+	return e.body, true, false
 }
 
-// generation identifies the cache's contents: a body built after reading
-// generation g may be put under g.
-func (c *responseCache) generation() uint64 {
+// recountEvery is the least time between two readings of the change count,
+// as a fraction of ttl: a miss or an expired entry reads it at most once
+// per ttl/recountEvery.
+const recountEvery = 10
+
+// readCount reads the store's change count, unless it was read less than
+// ttl/recountEvery before now.
+func (c *responseCache) readCount(ctx context.Context, now time.Time) {
+	if c.changeCount == nil {
+		return
+	}
+	c.mu.Lock()
+	recent := !c.readAt.IsZero() && now.Sub(c.readAt) < c.ttl/recountEvery
+	if !recent {
+		c.readAt = now
+	}
+	c.mu.Unlock()
+	if recent {
+		return
+	}
+	// The count read reflects the store at now or later: now is the
+	// conservative time to record.
+	n, err := c.changeCount(ctx)
+	if err != nil {
+		return // the last reading stands: it was true when read
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.gen
+	if now.After(c.countAt) {
+		c.count, c.countAt = n, now
+	}
+}
+
+// begin returns the tag of a body about to be built: every read it does
+// must start after begin returns. It reads the change count when the last
+// reading is old (see readCount).
+func (c *responseCache) begin(ctx context.Context, now time.Time) buildTag {
+	c.readCount(ctx, now)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return buildTag{gen: c.gen, count: c.count, counted: !c.countAt.IsZero()}
 }
 
 // put stores a copy of body under key, built at the given time from reads
-// that started at generation gen; a body read before an invalidation is
-// dropped, and so is one larger than a quarter of the cache.
-func (c *responseCache) put(key string, gen uint64, body []byte, built time.Time) {
+// that started after begin returned tag; a body read before an
+// invalidation is dropped, and so is one larger than a quarter of the
+// cache.
+func (c *responseCache) put(key string, tag buildTag, body []byte, built time.Time) {
 	if int64(len(body)) > c.maxBytes/4 {
 		return
 	}
-	e := &cacheEntry{key: key, body: append([]byte(nil), body...), built: built}
+	e := &cacheEntry{key: key, body: append([]byte(nil), body...), current: built, tag: tag}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if gen != c.gen {
+	if tag.gen != c.gen {
 		return
 	}
 	if old, ok := c.entries[key]; ok {

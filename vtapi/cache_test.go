@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/filetrail/filetrail"
+	"github.com/filetrail/filetrail/store/sqlite"
 	"github.com/filetrail/filetrail/vtapi"
 )
 
@@ -63,6 +65,52 @@ func TestResponseCacheServesWithinTTL(t *testing.T) {
 	e.clock.Add(5 * time.Second)
 	if fresh := e.get(t, path, e.premium); !bytes.Contains(fresh.Body, []byte(h)) {
 		t.Fatalf("after the TTL the page still lacks the new file:\n%s", fresh.Body)
+	}
+}
+
+// On a store that counts its changes, a cached page outlives CacheTTL for
+// as long as nothing is written, and a write by another process (a second
+// handle on the same SQLite file) shows within CacheTTL of the last time
+// the store was seen unchanged.
+func TestResponseCacheKeepsPagesWhileStoreUnchanged(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "filetrail.db")
+	st, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ip := netip.MustParseAddr("203.0.113.9")
+	newFileOn(t, st, ip, "first.exe", baseTime)
+	reg := prometheus.NewRegistry()
+	ttl := 5 * time.Second
+	e := newEnv(t, &fixture{store: st}, vtapi.Options{CacheBytes: 8 << 20, CacheTTL: ttl, Registry: reg})
+	page := downloadedPath(ip.String())
+	first := e.get(t, page, e.premium)
+	wantOK(t, first, new(map[string]any))
+
+	e.clock.Add(3 * ttl)
+	if again := e.get(t, page, e.premium); !bytes.Equal(again.Body, first.Body) {
+		t.Fatalf("the page changed without a write:\n%s\nwant\n%s", again.Body, first.Body)
+	}
+	if hits, misses := cacheLookups(t, reg, "hit"), cacheLookups(t, reg, "miss"); hits != 1 || misses != 1 {
+		t.Errorf("past the TTL without a write: cache hits, misses = %v, %v; want 1, 1", hits, misses)
+	}
+
+	other, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newFileOn(t, other, ip, "late.exe", baseTime+1)
+	if err := other.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(ttl / 2)
+	if got := e.get(t, page, e.premium); bytes.Contains(got.Body, []byte(h)) {
+		t.Errorf("the other process's write shows before the TTL ended")
+	}
+	e.clock.Add(ttl)
+	if got := e.get(t, page, e.premium); !bytes.Contains(got.Body, []byte(h)) {
+		t.Fatalf("a TTL after the store was last seen unchanged, the page still lacks the other process's file:\n%s", got.Body)
 	}
 }
 

@@ -75,11 +75,13 @@ type Options struct {
 	WrongKeyLimit  int
 	WrongKeyWindow time.Duration
 	// CacheBytes, when positive, keeps up to that many bytes of successful
-	// object and list responses in memory, each for at most CacheTTL (0 is
-	// DefaultCacheTTL); evidence written through this server's own
-	// endpoints empties the cache at once. Other writers to the store (a
-	// separate ingest process, other replicas) become visible within
-	// CacheTTL. 0 or negative: no cache.
+	// object and list responses in memory, each for CacheTTL (0 is
+	// DefaultCacheTTL) after it was built or, when the store is a
+	// filetrail.ChangeCounter, after the store was last seen unchanged
+	// since then; evidence written through this server's own endpoints
+	// empties the cache at once. Other writers to the store (a separate
+	// ingest process, other replicas) become visible within CacheTTL and
+	// a tenth of it. 0 or negative: no cache.
 	CacheBytes int64
 	CacheTTL   time.Duration
 }
@@ -147,7 +149,11 @@ func New(store filetrail.Store, opts Options) http.Handler {
 	s.ingestTimeout = cmp.Or(opts.IngestTimeout, DefaultIngestTimeout)
 	s.uploads = newUploads(opts)
 	s.throttle = newThrottle(opts.WrongKeyLimit, opts.WrongKeyWindow)
-	s.cache = newResponseCache(opts.CacheBytes, cmp.Or(opts.CacheTTL, DefaultCacheTTL))
+	var changeCount func(context.Context) (uint64, error)
+	if cc, ok := store.(filetrail.ChangeCounter); ok {
+		changeCount = cc.ChangeCount
+	}
+	s.cache = newResponseCache(opts.CacheBytes, cmp.Or(opts.CacheTTL, DefaultCacheTTL), changeCount)
 	s.routes()
 	return s
 }
@@ -325,13 +331,13 @@ func (s *server) apiRoute(premium, cacheable bool, prepare prepareFunc) http.Han
 		}
 		gzip, base := acceptsGzip(r.Header.Values("Accept-Encoding")), s.base(r)
 		var cacheKey string
-		var gen uint64
+		var tag buildTag
 		if cacheable && s.cache != nil {
 			// Only successful responses are cached, and validation depends
 			// on nothing the key does not hold: a request found in the
 			// cache is valid. It still counts against its quota.
 			cacheKey = responseCacheKey(base, r.URL, key.Premium, gzip)
-			if b, ok := s.cache.get(cacheKey, s.now()); ok {
+			if b, ok := s.cache.get(ctx, cacheKey, s.now()); ok {
 				s.metrics.cacheHits.Inc()
 				if err := s.admit(ctx, key); err != nil {
 					s.fail(w, r, err)
@@ -341,7 +347,7 @@ func (s *server) apiRoute(premium, cacheable bool, prepare prepareFunc) http.Han
 				return
 			}
 			s.metrics.cacheMisses.Inc()
-			gen = s.cache.generation()
+			tag = s.cache.begin(ctx, s.now())
 		}
 		q, err := url.ParseQuery(r.URL.RawQuery)
 		if err != nil {
@@ -368,7 +374,7 @@ func (s *server) apiRoute(premium, cacheable bool, prepare prepareFunc) http.Han
 		}
 		enc := out.encoded()
 		if cacheKey != "" {
-			s.cache.put(cacheKey, gen, enc, s.now())
+			s.cache.put(cacheKey, tag, enc, s.now())
 		}
 		sendEncoded(w, http.StatusOK, out.gzip, enc)
 	})

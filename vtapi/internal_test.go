@@ -1,7 +1,9 @@
 package vtapi
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -114,38 +116,97 @@ func TestCleanPath(t *testing.T) {
 // least recently used first, expires entries after the TTL and drops a
 // body read before an invalidation.
 func TestResponseCacheBounds(t *testing.T) {
+	ctx := t.Context()
 	t0 := time.Unix(1700000000, 0)
-	c := newResponseCache(1000, time.Minute)
+	c := newResponseCache(1000, time.Minute, nil)
 	body := func(n int) []byte { return make([]byte, n) }
 	for i := range 20 {
-		c.put(fmt.Sprint("k", i), c.generation(), body(200), t0)
+		c.put(fmt.Sprint("k", i), c.begin(ctx, t0), body(200), t0)
 		if c.size > 1000 {
 			t.Fatalf("after %d puts the cache holds %d bytes, over its 1000", i+1, c.size)
 		}
 		if i == 2 {
-			c.get("k0", t0) // k0 is now more recent than k1
+			c.get(ctx, "k0", t0) // k0 is now more recent than k1
 		}
 	}
-	if _, ok := c.get("k19", t0); !ok {
+	if _, ok := c.get(ctx, "k19", t0); !ok {
 		t.Errorf("the newest entry was evicted")
 	}
-	if _, ok := c.get("k1", t0); ok {
+	if _, ok := c.get(ctx, "k1", t0); ok {
 		t.Errorf("an old entry survived 20 puts of a fifth of the cache each")
 	}
-	c.put("big", c.generation(), body(251), t0)
-	if _, ok := c.get("big", t0); ok {
+	c.put("big", c.begin(ctx, t0), body(251), t0)
+	if _, ok := c.get(ctx, "big", t0); ok {
 		t.Errorf("a body over a quarter of the cache was kept")
 	}
-	if _, ok := c.get("k19", t0.Add(time.Minute)); ok {
+	if _, ok := c.get(ctx, "k19", t0.Add(time.Minute)); ok {
 		t.Errorf("an entry was served at its TTL")
 	}
-	gen := c.generation()
+	tag := c.begin(ctx, t0)
 	c.invalidate()
-	c.put("stale", gen, body(10), t0)
-	if _, ok := c.get("stale", t0); ok || c.size != 0 {
+	c.put("stale", tag, body(10), t0)
+	if _, ok := c.get(ctx, "stale", t0); ok || c.size != 0 {
 		t.Errorf("a body read before the invalidation was kept (size %d)", c.size)
 	}
-	if newResponseCache(0, time.Minute) != nil {
+	if newResponseCache(0, time.Minute, nil) != nil {
 		t.Errorf("a zero-byte cache is not nil")
+	}
+}
+
+// With a store change count, an entry past its TTL is served again while
+// the count has not moved since the entry was built, from then on for
+// another TTL; a moved count, or a count that cannot be read, ends it.
+// The count is read at most once per tenth of the TTL.
+func TestResponseCacheRevalidates(t *testing.T) {
+	ctx := t.Context()
+	t0 := time.Unix(1700000000, 0)
+	ttl := time.Second
+	var count uint64 = 7
+	var countErr error
+	reads := 0
+	c := newResponseCache(1000, ttl, func(context.Context) (uint64, error) {
+		reads++
+		return count, countErr
+	})
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	c.put("k", c.begin(ctx, t0), []byte("v1"), t0)
+	if reads != 1 {
+		t.Fatalf("begin read the count %d times, want 1", reads)
+	}
+	for _, d := range []time.Duration{ttl / 2, ttl + ttl/2, 5 * ttl} {
+		if b, ok := c.get(ctx, "k", at(d)); !ok || string(b) != "v1" {
+			t.Fatalf("at +%v with an unchanged count: %q, %v; want the cached body", d, b, ok)
+		}
+	}
+	if reads != 3 {
+		t.Errorf("the count was read %d times, want 3 (at the start, then once per expiry)", reads)
+	}
+	if _, ok := c.get(ctx, "k", at(5*ttl+ttl/20)); !ok || reads != 3 {
+		t.Errorf("within the TTL of the last reading: served %v after %d readings; want served, 3", ok, reads)
+	}
+
+	count++ // a write by another process
+	if _, ok := c.get(ctx, "k", at(5*ttl+ttl/2)); !ok {
+		t.Errorf("the write shows before the TTL of the last reading ended")
+	}
+	if _, ok := c.get(ctx, "k", at(6*ttl+ttl/2)); ok {
+		t.Errorf("an entry built before a write was served past its TTL")
+	}
+
+	c.put("k", c.begin(ctx, at(7*ttl)), []byte("v2"), at(7*ttl))
+	countErr = errors.New("database is locked")
+	if _, ok := c.get(ctx, "k", at(9*ttl)); ok {
+		t.Errorf("an entry was kept past its TTL while the count could not be read")
+	}
+
+	countErr = nil
+	c.put("k", c.begin(ctx, at(10*ttl)), []byte("v3"), at(10*ttl))
+	readsBefore := reads
+	for i := range 50 {
+		c.get(ctx, "other", at(10*ttl+time.Duration(i)*time.Millisecond))
+		c.begin(ctx, at(10*ttl+time.Duration(i)*time.Millisecond))
+	}
+	if reads-readsBefore > 1 {
+		t.Errorf("50 ms of misses read the count %d times, want at most 1 (once per tenth of the TTL)", reads-readsBefore)
 	}
 }

@@ -31,7 +31,10 @@ type Store struct {
 	bulk bulkMode
 }
 
-var _ filetrail.Store = (*Store)(nil)
+var (
+	_ filetrail.Store         = (*Store)(nil)
+	_ filetrail.ChangeCounter = (*Store)(nil)
+)
 
 // Open connects to the database named by dsn (postgres://user@host/db?...)
 // and applies any pending migrations. Several processes may open the same
@@ -68,6 +71,17 @@ func newPool(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 // Ping reports whether the database can be reached.
 func (s *Store) Ping(ctx context.Context) error {
 	return wrap(s.pool.Ping(ctx), "ping")
+}
+
+// ChangeCount implements filetrail.ChangeCounter with the server's WAL
+// insert position: every committed write appends to the WAL, so the
+// position moves with every write, to this database or to another of the
+// same server (and with maintenance such as VACUUM). A hot standby, which
+// inserts no WAL, answers with an error.
+func (s *Store) ChangeCount(ctx context.Context) (uint64, error) {
+	var lsn int64
+	err := s.pool.QueryRow(ctx, "SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::bigint").Scan(&lsn)
+	return uint64(lsn), wrap(err, "change count")
 }
 
 // Close closes the connection pool.

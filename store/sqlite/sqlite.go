@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -64,9 +65,19 @@ func init() {
 type Store struct {
 	w *sql.DB // the single writer connection
 	r *sql.DB // the read pool
+
+	// changes is a connection of its own that only reads PRAGMA
+	// data_version (ChangeCount), guarded by changesMu; changesDB is its
+	// pool, kept to close it.
+	changesMu sync.Mutex
+	changes   *sql.Conn
+	changesDB *sql.DB
 }
 
-var _ filetrail.Store = (*Store)(nil)
+var (
+	_ filetrail.Store         = (*Store)(nil)
+	_ filetrail.ChangeCounter = (*Store)(nil)
+)
 
 // Open opens the database file at path, creating it when missing, switches
 // it to WAL mode and applies the pending migrations. The path must be a file
@@ -115,6 +126,13 @@ func open(ctx context.Context, path string, upTo int) (*Store, error) {
 	r.SetConnMaxIdleTime(0)
 	r.SetConnMaxLifetime(0)
 	s.r = r
+	if s.changesDB, err = sql.Open(driverName, path+"?"+common+"&_query_only=1&_cache_size=-64"); err == nil {
+		s.changes, err = s.changesDB.Conn(ctx)
+	}
+	if err != nil {
+		s.Close()
+		return nil, mapErr(err, "open")
+	}
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -125,11 +143,32 @@ func open(ctx context.Context, path string, upTo int) (*Store, error) {
 // Close releases the connections.
 func (s *Store) Close() error {
 	var errs []error
+	if s.changes != nil {
+		errs = append(errs, s.changes.Close())
+	}
+	if s.changesDB != nil {
+		errs = append(errs, s.changesDB.Close())
+	}
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
 	}
 	errs = append(errs, s.w.Close())
 	return errors.Join(errs...)
+}
+
+// ChangeCount implements filetrail.ChangeCounter with SQLite's data
+// version, as its own connection sees it: it moves whenever another
+// connection, in this process or another, commits to the database file,
+// and that connection never writes. Its first value is the connection's
+// first data version.
+func (s *Store) ChangeCount(ctx context.Context) (uint64, error) {
+	s.changesMu.Lock()
+	defer s.changesMu.Unlock()
+	var v int64
+	if err := s.changes.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
+		return 0, mapErr(err, "change count")
+	}
+	return uint64(v), nil
 }
 
 // Ping reports whether the database can be read.

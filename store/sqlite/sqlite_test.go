@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -27,6 +28,46 @@ func openTemp(t testing.TB) *Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// TestChangeCountOnlyMovesWithWrites: the change count stays put while
+// nothing is written, and sees a write made through another handle on the
+// same file (another process).
+func TestChangeCountOnlyMovesWithWrites(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "filetrail.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	count := func() uint64 {
+		t.Helper()
+		n, err := s.ChangeCount(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	first := count()
+	if _, err := s.DownloadedFiles(ctx, netip.MustParseAddr("192.0.2.1"), filetrail.PageRequest{Limit: 10}, filetrail.WithoutAttributes); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != first {
+		t.Errorf("the change count moved from %d to %d without a write", first, n)
+	}
+	other, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Apply(ctx, &filetrail.Batch{Sightings: []filetrail.Sighting{{IP: netip.MustParseAddr("192.0.2.1"),
+		URL: "http://192.0.2.1/a", SHA256: strings.Repeat("ab", 32), SeenAt: 1000, Source: "zeek"}}}); err != nil {
+		t.Fatal(err)
+	}
+	other.Close()
+	if n := count(); n == first {
+		t.Errorf("the change count stayed at %d across another handle's write", n)
+	}
 }
 
 func TestConformance(t *testing.T) {

@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) filetrail.Store) {
 		{"Admit/PerKey", testAdmitPerKey},
 		{"Admit/Unlimited", testAdmitUnlimited},
 		{"Ping", testPing},
+		{"ChangeCount", testChangeCount},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
@@ -73,5 +74,38 @@ func testPing(t *testing.T, open Opener) {
 	s := open(t)
 	if err := s.Ping(t.Context()); err != nil {
 		t.Fatalf("Ping: %v", err)
+	}
+}
+
+// testChangeCount: a store that counts its changes (filetrail.ChangeCounter)
+// gives a new count after each kind of write. (That the count stays put
+// without writes is each store's own test: some count writes this suite
+// does not make, such as another database's on the same server.)
+func testChangeCount(t *testing.T, open Opener) {
+	s := open(t)
+	cc, ok := s.(filetrail.ChangeCounter)
+	if !ok {
+		t.Skip("the store does not count its changes")
+	}
+	ctx := t.Context()
+	count := func() uint64 {
+		t.Helper()
+		n, err := cc.ChangeCount(ctx)
+		if err != nil {
+			t.Fatalf("ChangeCount: %v", err)
+		}
+		return n
+	}
+	before := count()
+	apply(t, s, sightings(sighting("192.0.2.1", hashesOf("a"), "http://192.0.2.1/a", "zeek", 1000)))
+	afterApply := count()
+	if afterApply == before {
+		t.Errorf("the change count stayed at %d across Apply", before)
+	}
+	if err := s.CreateKey(ctx, filetrail.Key{ID: "k1", Name: "k1", SecretHash: "h1", CreatedAt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n == afterApply {
+		t.Errorf("the change count stayed at %d across CreateKey", n)
 	}
 }
