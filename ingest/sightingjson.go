@@ -125,8 +125,7 @@ func sightingMemberOf(key []byte) sightingMember {
 // exactly: the line then goes to json.Unmarshal.
 func (in *sightingLine) set(key []byte, v *fastjson.Value) bool {
 	t := v.Type()
-	var dst *string
-	switch sightingMemberOf(key) {
+	switch m := sightingMemberOf(key); m {
 	case memberOther:
 		return true
 	case memberIP:
@@ -159,24 +158,13 @@ func (in *sightingLine) set(key []byte, v *fastjson.Value) bool {
 			return true
 		}
 		return false
-	case memberURL:
-		dst = &in.URL
-	case memberSHA256:
-		dst = &in.SHA256
-	case memberSHA1:
-		dst = &in.SHA1
-	case memberMD5:
-		dst = &in.MD5
-	case memberFileName:
-		dst = &in.FileName
-	case memberMIME:
-		dst = &in.MIME
-	case memberSource:
-		dst = &in.Source
+	default:
+		fields := [...]*string{memberURL: &in.URL, memberSHA256: &in.SHA256, memberSHA1: &in.SHA1, memberMD5: &in.MD5,
+			memberFileName: &in.FileName, memberMIME: &in.MIME, memberSource: &in.Source}
+		if t == fastjson.TypeString {
+			*fields[m] = string(v.GetStringBytes())
+			return true
+		}
+		return t == fastjson.TypeNull
 	}
-	if t == fastjson.TypeString {
-		*dst = string(v.GetStringBytes())
-		return true
-	}
-	return t == fastjson.TypeNull
 }
