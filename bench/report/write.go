@@ -38,7 +38,7 @@ func (r *Report) Write(w io.Writer) error {
 
 	p("## What is measured\n\n")
 	p("`GET /api/v3/ip_addresses/{ip}/downloaded_files?limit=N` (premium key in `x-apikey`) on four servers:\n\n")
-	p("- **filetrail**: `filetrail serve` on the SQLite store with its default settings: the response cache is on (%s), so a page asked again within the cache's lifetime is sent from memory;\n", orDefault(in["cache_defaults"], "default cache settings"))
+	p("- **filetrail**: `filetrail serve` on the SQLite store with its default settings: the response cache is on (%s), so a page asked again is sent from memory while the store has not changed;\n", orDefault(in["cache_defaults"], "default cache settings"))
 	p("- **filetrail-nocache**: the same binary and store with `--response-cache-mib 0`: every request reads the store and builds the page (gzip pages are stitched from precompressed documents, no compression per request);\n")
 	p("- **go-static**: Go's net/http sending the **same response bytes** from memory (`bench/staticserve`: a map lookup, three headers, one write; the `.gz` body to clients that accept gzip, as nginx's `gzip_static`): the ceiling of any net/http server on this machine, filetrail's cache hits included;\n")
 	p("- **nginx** serving the **same response bytes** from files (`sendfile on`; `gzip_static on` serving filetrail's own gzip body for the `-gz` scenarios): the cost of sending the bytes alone.\n\n")
