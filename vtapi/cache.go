@@ -18,7 +18,9 @@ import (
 // time the count was read and found unchanged since the body was built.
 // So a page keeps being served from memory for as long as the store does
 // not change, and a write by another process (a separate ingest, another
-// replica) shows within ttl, plus the count's rereading interval. Evidence
+// replica) shows within ttl (plus the time the page took to build), as
+// without a change count: a reading after the write finds the count moved,
+// and one before it keeps a body only until that reading's ttl. Evidence
 // written through this server (POST /admin/v1/ingest, uploads) empties the
 // cache at once. The cache holds at most maxBytes of bodies, evicting the
 // least recently used. It is safe for concurrent use.

@@ -80,8 +80,8 @@ type Options struct {
 	// filetrail.ChangeCounter, after the store was last seen unchanged
 	// since then; evidence written through this server's own endpoints
 	// empties the cache at once. Other writers to the store (a separate
-	// ingest process, other replicas) become visible within CacheTTL and
-	// a tenth of it. 0 or negative: no cache.
+	// ingest process, other replicas) become visible within CacheTTL.
+	// 0 or negative: no cache.
 	CacheBytes int64
 	CacheTTL   time.Duration
 }

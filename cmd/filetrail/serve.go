@@ -35,7 +35,7 @@ type serveCmd struct {
 	ShutdownTimeout time.Duration `help:"How long a shutdown waits for in-flight requests." default:"30s" env:"FILETRAIL_SHUTDOWN_TIMEOUT"`
 	CacheMiB        int64         `name:"response-cache-mib" help:"MiB of memory for whole object and list responses, so hot pages are sent from memory (counts against --memory-limit-mib); 0 disables the cache." default:"48" env:"FILETRAIL_RESPONSE_CACHE_MIB"`
 	MemoryLimitMiB  int64         `name:"memory-limit-mib" help:"Soft limit of the Go heap in MiB: past it garbage is collected more often (SQLite's page caches come on top). 0: no limit. Ignored when GOMEMLIMIT is set." default:"96" env:"FILETRAIL_MEMORY_LIMIT_MIB"`
-	CacheTTL        time.Duration `name:"response-cache-ttl" help:"Longest time a cached response is served without knowing it is current; past it, it is served again while the store has seen no write since it was built (checked at most every tenth of this time). Evidence pushed to this server empties the cache at once; other writers (a separate ingest process, other replicas) show within this time and a tenth." default:"1s" env:"FILETRAIL_RESPONSE_CACHE_TTL"`
+	CacheTTL        time.Duration `name:"response-cache-ttl" help:"Longest time a cached response is served without knowing it is current; past it, it is served again while the store has seen no write since it was built (checked at most every tenth of this time). Evidence pushed to this server empties the cache at once; other writers (a separate ingest process, other replicas) show within this time." default:"1s" env:"FILETRAIL_RESPONSE_CACHE_TTL"`
 	transportFlags  `embed:""`
 	analysisFlags   `embed:""`
 }
