@@ -117,6 +117,11 @@ func (c *responseCache) lookup(key string, now time.Time) (body []byte, ok, reco
 // per ttl/recountEvery.
 const recountEvery = 10
 
+// countTimeout bounds a reading of the change count, which a cache hit may
+// wait for: a store that does not answer within it (a saturated pool)
+// leaves the cache as without a count, its bodies expiring after ttl.
+const countTimeout = 100 * time.Millisecond
+
 // readCount reads the store's change count, unless it was read less than
 // ttl/recountEvery before now.
 func (c *responseCache) readCount(ctx context.Context, now time.Time) {
@@ -134,6 +139,8 @@ func (c *responseCache) readCount(ctx context.Context, now time.Time) {
 	}
 	// The count read reflects the store at now or later: now is the
 	// conservative time to record.
+	ctx, cancel := context.WithTimeout(ctx, countTimeout)
+	defer cancel()
 	n, err := c.changeCount(ctx)
 	if err != nil {
 		return // the last reading stands: it was true when read

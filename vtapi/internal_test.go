@@ -156,7 +156,8 @@ func TestResponseCacheBounds(t *testing.T) {
 // With a store change count, an entry past its TTL is served again while
 // the count has not moved since the entry was built, from then on for
 // another TTL; a moved count, or a count that cannot be read, ends it.
-// The count is read at most once per tenth of the TTL.
+// The count is read at most once per tenth of the TTL, and a reading the
+// store does not answer is given up.
 func TestResponseCacheRevalidates(t *testing.T) {
 	ctx := t.Context()
 	t0 := time.Unix(1700000000, 0)
@@ -208,5 +209,13 @@ func TestResponseCacheRevalidates(t *testing.T) {
 	}
 	if reads-readsBefore > 1 {
 		t.Errorf("50 ms of misses read the count %d times, want at most 1 (once per tenth of the TTL)", reads-readsBefore)
+	}
+
+	// A store that does not answer: the reading is given up after
+	// countTimeout, and the entry expires as without a count.
+	c.changeCount = func(ctx context.Context) (uint64, error) { <-ctx.Done(); return 0, ctx.Err() }
+	start := time.Now()
+	if _, ok := c.get(ctx, "k", at(12*ttl)); ok || time.Since(start) > 10*countTimeout {
+		t.Errorf("with a store that does not answer: served %v after %v; want a miss within %v", ok, time.Since(start), countTimeout)
 	}
 }
