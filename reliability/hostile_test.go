@@ -61,7 +61,7 @@ func TestWrongKeysThrottled(t *testing.T) {
 }
 
 // rawExchange writes req on a fresh connection and reads one response,
-// without sending any body the request announces.
+// without sending the rest of any body the request announces.
 func rawExchange(t *testing.T, base, req string) (*http.Response, []byte) {
 	t.Helper()
 	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
@@ -75,7 +75,7 @@ func rawExchange(t *testing.T, base, req string) (*http.Response, []byte) {
 	}
 	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
-		t.Fatalf("no response before the body was sent: %v", err)
+		t.Fatalf("no response before the rest of the body was sent: %v", err)
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
@@ -83,8 +83,9 @@ func rawExchange(t *testing.T, base, req string) (*http.Response, []byte) {
 }
 
 // A body declared larger than its route accepts is refused with 413 in VT
-// JSON as soon as the headers arrive, before a byte of it is sent, and the
-// connection is closed.
+// JSON as soon as it starts (the server reads its first byte before it
+// answers), without the rest of it being sent, and the connection is
+// closed.
 func TestOversizedBodiesRefusedEarly(t *testing.T) {
 	t.Parallel()
 	store := filepath.Join(t.TempDir(), "ft.db")
@@ -97,7 +98,7 @@ func TestOversizedBodiesRefusedEarly(t *testing.T) {
 		{"GET", "/api/v3/metadata", admin},
 		{"PUT", "/api/v3/ip_addresses/192.0.2.1", ""},
 	} {
-		req := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: ft\r\nX-Apikey: %s\r\nContent-Type: application/x-ndjson\r\nContent-Length: %d\r\n\r\n", c.method, c.path, c.key, int64(10)<<30)
+		req := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: ft\r\nX-Apikey: %s\r\nContent-Type: application/x-ndjson\r\nContent-Length: %d\r\n\r\nx", c.method, c.path, c.key, int64(10)<<30)
 		res, body := rawExchange(t, s.URL, req)
 		wantVTError(t, c.method+" "+c.path+" with a 10 GiB body", reply{Status: res.StatusCode, Header: res.Header, Body: body}, 413, "BadRequestError")
 		if !res.Close {

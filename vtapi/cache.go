@@ -49,6 +49,9 @@ type responseCache struct {
 type cacheEntry struct {
 	key  string
 	body []byte
+	// route is the pattern of the route that answered it, for the
+	// metrics of a hit answered without routing (CachedAnswer).
+	route string
 	// current is the last moment the body was known to be current: when
 	// it was built, then when the change count was found unchanged.
 	current time.Time
@@ -72,28 +75,32 @@ func newResponseCache(maxBytes int64, ttl time.Duration, changeCount func(contex
 	return &responseCache{maxBytes: maxBytes, ttl: ttl, changeCount: changeCount, lru: list.New(), entries: map[string]*list.Element{}}
 }
 
-// get returns the body cached under key when it is fresh at now (see
-// responseCache), reading the store's change count when that can keep an
-// older body. The body must not be modified.
-func (c *responseCache) get(ctx context.Context, key string, now time.Time) ([]byte, bool) {
-	body, ok, recount := c.lookup(key, now)
+// get returns the body cached under key, and the route that answered it,
+// when it is fresh at now (see responseCache), reading the store's change
+// count when that can keep an older body. The body must not be modified.
+func (c *responseCache) get(ctx context.Context, key string, now time.Time) (body []byte, route string, ok bool) {
+	e, ok, recount := c.lookup(key, now)
 	if recount {
 		c.readCount(ctx, now)
-		body, ok, _ = c.lookup(key, now)
+		e, ok, _ = c.lookup(key, now)
 	}
-	return body, ok
+	if !ok {
+		return nil, "", false
+	}
+	return e.body, e.route, true
 }
 
-// lookup returns the body under key when it is fresh. recount reports an
-// entry past ttl that a newer reading of the change count may keep.
-func (c *responseCache) lookup(key string, now time.Time) (body []byte, ok, recount bool) {
+// lookup returns the entry under key when it is fresh. recount reports an
+// entry past ttl that a newer reading of the change count may keep. Only
+// the entry's body and route may be read without c.mu (they never change).
+func (c *responseCache) lookup(key string, now time.Time) (e *cacheEntry, ok, recount bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.entries[key]
 	if !ok {
 		return nil, false, false
 	}
-	e := el.Value.(*cacheEntry)
+	e = el.Value.(*cacheEntry)
 	if now.Sub(e.current) >= c.ttl {
 		if !e.tag.counted || (c.countAt.After(e.current) && c.count != e.tag.count) {
 			// Unknown, or changed since the body was built.
@@ -109,7 +116,7 @@ func (c *responseCache) lookup(key string, now time.Time) (body []byte, ok, reco
 		}
 	}
 	c.lru.MoveToFront(el)
-	return e.body, true, false
+	return e, true, false
 }
 
 // recountEvery is the least time between two readings of the change count,
@@ -162,15 +169,15 @@ func (c *responseCache) begin(ctx context.Context, now time.Time) buildTag {
 	return buildTag{gen: c.gen, count: c.count, counted: !c.countAt.IsZero()}
 }
 
-// put stores a copy of body under key, built at the given time from reads
-// that started after begin returned tag; a body read before an
-// invalidation is dropped, and so is one larger than a quarter of the
-// cache.
-func (c *responseCache) put(key string, tag buildTag, body []byte, built time.Time) {
+// put stores a copy of body, answered by route, under key, built at the
+// given time from reads that started after begin returned tag; a body read
+// before an invalidation is dropped, and so is one larger than a quarter
+// of the cache.
+func (c *responseCache) put(key, route string, tag buildTag, body []byte, built time.Time) {
 	if int64(len(body)) > c.maxBytes/4 {
 		return
 	}
-	e := &cacheEntry{key: key, body: append([]byte(nil), body...), current: built, tag: tag}
+	e := &cacheEntry{key: key, route: route, body: append([]byte(nil), body...), current: built, tag: tag}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if tag.gen != c.gen {

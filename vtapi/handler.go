@@ -111,6 +111,9 @@ type server struct {
 	throttle       *throttle      // nil without Options.WrongKeyLimit (throttle.go)
 	cache          *responseCache // nil without Options.CacheBytes (cache.go)
 	patterns       []string       // every route registered, in order
+	// observers record a request answered by a route, by pattern (see
+	// instrument); set by routes, then only read.
+	observers map[string]func(status int, elapsed time.Duration)
 }
 
 // New returns the HTTP handler of the API over store. It serves
@@ -162,6 +165,7 @@ func New(store filetrail.Store, opts Options) http.Handler {
 // it themselves so that a wrong method gets a JSON error. The catch-all
 // "/" answers unknown paths with 404 NotFoundError.
 func (s *server) routes() {
+	s.observers = map[string]func(int, time.Duration){}
 	handle := func(pattern string, h http.HandlerFunc) {
 		s.patterns = append(s.patterns, pattern)
 		s.mux.Handle(pattern, s.instrument(pattern, h))
@@ -228,6 +232,7 @@ func cleanPath(p string) string {
 // InternalError, logged) and its metrics.
 func (s *server) instrument(route string, h http.HandlerFunc) http.Handler {
 	observe := s.metrics.route(route)
+	s.observers[route] = observe
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
@@ -336,8 +341,8 @@ func (s *server) apiRoute(premium, cacheable bool, prepare prepareFunc) http.Han
 			// Only successful responses are cached, and validation depends
 			// on nothing the key does not hold: a request found in the
 			// cache is valid. It still counts against its quota.
-			cacheKey = responseCacheKey(base, r.URL, key.Premium, gzip)
-			if b, ok := s.cache.get(ctx, cacheKey, s.now()); ok {
+			cacheKey = responseCacheKey(base, r.URL.EscapedPath(), r.URL.RawQuery, key.Premium, gzip)
+			if b, _, ok := s.cache.get(ctx, cacheKey, s.now()); ok {
 				s.metrics.cacheHits.Inc()
 				if err := s.admit(ctx, key); err != nil {
 					s.fail(w, r, err)
@@ -374,16 +379,16 @@ func (s *server) apiRoute(premium, cacheable bool, prepare prepareFunc) http.Han
 		}
 		enc := out.encoded()
 		if cacheKey != "" {
-			s.cache.put(cacheKey, tag, enc, s.now())
+			s.cache.put(cacheKey, r.Pattern, tag, enc, s.now())
 		}
 		sendEncoded(w, http.StatusOK, out.gzip, enc)
 	})
 }
 
 // responseCacheKey is everything a cachedAPI response depends on besides
-// the store: links' base, path, query, the key's premium privilege and the
-// encoding.
-func responseCacheKey(base string, u *url.URL, premium, gzip bool) string {
+// the store: links' base, the escaped path, the raw query, the key's
+// premium privilege and the encoding.
+func responseCacheKey(base, escapedPath, rawQuery string, premium, gzip bool) string {
 	flags := "--"
 	switch {
 	case premium && gzip:
@@ -393,7 +398,7 @@ func responseCacheKey(base string, u *url.URL, premium, gzip bool) string {
 	case gzip:
 		flags = "-g"
 	}
-	return flags + base + u.EscapedPath() + "?" + u.RawQuery
+	return flags + base + escapedPath + "?" + rawQuery
 }
 
 // writesDone empties the response cache after evidence was written through
@@ -429,14 +434,19 @@ func deadlineOr(ctx context.Context, err error) error {
 
 // base is the absolute URL prefix of the links of a response.
 func (s *server) base(r *http.Request) string {
+	return s.linkBase(r.TLS != nil, r.Host)
+}
+
+// linkBase is the absolute URL prefix of the links of a response to a
+// request to host, over TLS or not.
+func (s *server) linkBase(tls bool, host string) string {
 	if s.publicURL != "" {
 		return s.publicURL
 	}
 	scheme := "http"
-	if r.TLS != nil {
+	if tls {
 		scheme = "https"
 	}
-	host := r.Host
 	if host == "" {
 		host = "localhost"
 	}

@@ -121,7 +121,7 @@ func TestResponseCacheBounds(t *testing.T) {
 	c := newResponseCache(1000, time.Minute, nil)
 	body := func(n int) []byte { return make([]byte, n) }
 	for i := range 20 {
-		c.put(fmt.Sprint("k", i), c.begin(ctx, t0), body(200), t0)
+		c.put(fmt.Sprint("k", i), "", c.begin(ctx, t0), body(200), t0)
 		if c.size > 1000 {
 			t.Fatalf("after %d puts the cache holds %d bytes, over its 1000", i+1, c.size)
 		}
@@ -129,23 +129,23 @@ func TestResponseCacheBounds(t *testing.T) {
 			c.get(ctx, "k0", t0) // k0 is now more recent than k1
 		}
 	}
-	if _, ok := c.get(ctx, "k19", t0); !ok {
+	if _, _, ok := c.get(ctx, "k19", t0); !ok {
 		t.Errorf("the newest entry was evicted")
 	}
-	if _, ok := c.get(ctx, "k1", t0); ok {
+	if _, _, ok := c.get(ctx, "k1", t0); ok {
 		t.Errorf("an old entry survived 20 puts of a fifth of the cache each")
 	}
-	c.put("big", c.begin(ctx, t0), body(251), t0)
-	if _, ok := c.get(ctx, "big", t0); ok {
+	c.put("big", "", c.begin(ctx, t0), body(251), t0)
+	if _, _, ok := c.get(ctx, "big", t0); ok {
 		t.Errorf("a body over a quarter of the cache was kept")
 	}
-	if _, ok := c.get(ctx, "k19", t0.Add(time.Minute)); ok {
+	if _, _, ok := c.get(ctx, "k19", t0.Add(time.Minute)); ok {
 		t.Errorf("an entry was served at its TTL")
 	}
 	tag := c.begin(ctx, t0)
 	c.invalidate()
-	c.put("stale", tag, body(10), t0)
-	if _, ok := c.get(ctx, "stale", t0); ok || c.size != 0 {
+	c.put("stale", "", tag, body(10), t0)
+	if _, _, ok := c.get(ctx, "stale", t0); ok || c.size != 0 {
 		t.Errorf("a body read before the invalidation was kept (size %d)", c.size)
 	}
 	if newResponseCache(0, time.Minute, nil) != nil {
@@ -170,38 +170,38 @@ func TestResponseCacheRevalidates(t *testing.T) {
 		return count, countErr
 	})
 	at := func(d time.Duration) time.Time { return t0.Add(d) }
-	c.put("k", c.begin(ctx, t0), []byte("v1"), t0)
+	c.put("k", "", c.begin(ctx, t0), []byte("v1"), t0)
 	if reads != 1 {
 		t.Fatalf("begin read the count %d times, want 1", reads)
 	}
 	for _, d := range []time.Duration{ttl / 2, ttl + ttl/2, 5 * ttl} {
-		if b, ok := c.get(ctx, "k", at(d)); !ok || string(b) != "v1" {
+		if b, _, ok := c.get(ctx, "k", at(d)); !ok || string(b) != "v1" {
 			t.Fatalf("at +%v with an unchanged count: %q, %v; want the cached body", d, b, ok)
 		}
 	}
 	if reads != 3 {
 		t.Errorf("the count was read %d times, want 3 (at the start, then once per expiry)", reads)
 	}
-	if _, ok := c.get(ctx, "k", at(5*ttl+ttl/20)); !ok || reads != 3 {
+	if _, _, ok := c.get(ctx, "k", at(5*ttl+ttl/20)); !ok || reads != 3 {
 		t.Errorf("within the TTL of the last reading: served %v after %d readings; want served, 3", ok, reads)
 	}
 
 	count++ // a write by another process
-	if _, ok := c.get(ctx, "k", at(5*ttl+ttl/2)); !ok {
+	if _, _, ok := c.get(ctx, "k", at(5*ttl+ttl/2)); !ok {
 		t.Errorf("the write shows before the TTL of the last reading ended")
 	}
-	if _, ok := c.get(ctx, "k", at(6*ttl+ttl/2)); ok {
+	if _, _, ok := c.get(ctx, "k", at(6*ttl+ttl/2)); ok {
 		t.Errorf("an entry built before a write was served past its TTL")
 	}
 
-	c.put("k", c.begin(ctx, at(7*ttl)), []byte("v2"), at(7*ttl))
+	c.put("k", "", c.begin(ctx, at(7*ttl)), []byte("v2"), at(7*ttl))
 	countErr = errors.New("database is locked")
-	if _, ok := c.get(ctx, "k", at(9*ttl)); ok {
+	if _, _, ok := c.get(ctx, "k", at(9*ttl)); ok {
 		t.Errorf("an entry was kept past its TTL while the count could not be read")
 	}
 
 	countErr = nil
-	c.put("k", c.begin(ctx, at(10*ttl)), []byte("v3"), at(10*ttl))
+	c.put("k", "", c.begin(ctx, at(10*ttl)), []byte("v3"), at(10*ttl))
 	readsBefore := reads
 	for i := range 50 {
 		c.get(ctx, "other", at(10*ttl+time.Duration(i)*time.Millisecond))
@@ -215,7 +215,7 @@ func TestResponseCacheRevalidates(t *testing.T) {
 	// countTimeout, and the entry expires as without a count.
 	c.changeCount = func(ctx context.Context) (uint64, error) { <-ctx.Done(); return 0, ctx.Err() }
 	start := time.Now()
-	if _, ok := c.get(ctx, "k", at(12*ttl)); ok || time.Since(start) > 10*countTimeout {
+	if _, _, ok := c.get(ctx, "k", at(12*ttl)); ok || time.Since(start) > 10*countTimeout {
 		t.Errorf("with a store that does not answer: served %v after %v; want a miss within %v", ok, time.Since(start), countTimeout)
 	}
 }

@@ -56,10 +56,10 @@ func newThrottle(limit int, window time.Duration) *throttle {
 // clientAddr is the address a request's wrong keys are counted against:
 // the remote IP, and for IPv6 its /64 (one host usually holds a whole
 // /64). ok is false when the remote address cannot be parsed.
-func clientAddr(r *http.Request) (addr netip.Addr, ok bool) {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+func clientAddr(remoteAddr string) (addr netip.Addr, ok bool) {
+	host, _, err := net.SplitHostPort(remoteAddr)
 	if err != nil {
-		host = r.RemoteAddr
+		host = remoteAddr
 	}
 	a, err := netip.ParseAddr(host)
 	if err != nil {
@@ -129,7 +129,7 @@ func (t *throttle) makeRoom(now time.Time) {
 // throttled returns a 429 QuotaExceededError (with its Retry-After) when
 // the client of r has sent too many wrong keys, else nil.
 func (s *server) throttled(r *http.Request) error {
-	a, ok := clientAddr(r)
+	a, ok := clientAddr(r.RemoteAddr)
 	if !ok {
 		return nil
 	}
@@ -143,7 +143,7 @@ func (s *server) throttled(r *http.Request) error {
 
 // strike counts a wrong or revoked key against the client of r.
 func (s *server) strike(r *http.Request) {
-	if a, ok := clientAddr(r); ok {
+	if a, ok := clientAddr(r.RemoteAddr); ok {
 		s.throttle.strike(a, s.now())
 	}
 }

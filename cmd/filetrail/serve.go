@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/filetrail/filetrail/internal/fastfront"
 	"github.com/filetrail/filetrail/vtapi"
 	"github.com/filetrail/filetrail/web"
 )
@@ -25,7 +26,7 @@ const (
 	readTimeout       = 30 * time.Second
 	writeTimeout      = 60 * time.Second
 	idleTimeout       = 120 * time.Second
-	maxHeaderBytes    = 64 << 10
+	maxHeaderBytes    = 16 << 10
 )
 
 type serveCmd struct {
@@ -95,19 +96,25 @@ func serveHTTP(a *app, ln net.Listener, st store, publicURL string, shutdownTime
 // t.admin when set, see transport) until a.ctx ends, then shuts down
 // gracefully: it stops accepting connections and waits up to
 // shutdownTimeout for the requests in flight to finish.
+//
+// Plain HTTP is served by fastfront (HTTP/1.1; on ln, response cache hits
+// are written without net/http), TLS by net/http (with HTTP/2).
 func serveHTTPWith(a *app, ln net.Listener, st store, publicURL string, shutdownTimeout time.Duration, t transport) error {
 	api := vtapi.New(st, vtapi.Options{PublicURL: publicURL, Logger: a.log, Ingest: httpIngest(st), Analyze: a.analyze, MaxLargeUploadBytes: a.maxUpload(), WrongKeyLimit: t.wrongKeyLimit, WrongKeyWindow: t.wrongKeyWindow,
 		CacheBytes: t.cacheBytes, CacheTTL: t.cacheTTL})
-	servers := []*http.Server{newHTTPServer(a, routes(api), t)}
+	public := routes(api)
+	if t.admin != nil {
+		public = routes(vtapi.Only(api, func(p string) bool { return !vtapi.IsAdminPath(p) }))
+	}
+	servers := []listenerServer{t.server(a, public, api.(vtapi.CachedAnswerer))}
 	listeners := []net.Listener{ln}
 	if t.admin != nil {
-		servers[0].Handler = routes(vtapi.Only(api, func(p string) bool { return !vtapi.IsAdminPath(p) }))
-		servers = append(servers, newHTTPServer(a, vtapi.Only(api, adminListenerPath), t))
+		servers = append(servers, t.server(a, vtapi.Only(api, adminListenerPath), nil))
 		listeners = append(listeners, t.admin)
 	}
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
-		go func() { errc <- t.serve(srv, listeners[i]) }()
+		go func() { errc <- srv.Serve(listeners[i]) }()
 	}
 	a.log.Info("listening", "url", t.scheme()+"://"+ln.Addr().String(), "public_url", publicURL)
 	if t.admin != nil {
@@ -124,7 +131,6 @@ func serveHTTPWith(a *app, ln net.Listener, st store, publicURL string, shutdown
 	defer cancel()
 	for _, srv := range servers {
 		if err := srv.Shutdown(sctx); err != nil {
-			srv.Close()
 			serveErr = cmp.Or(serveErr, fmt.Errorf("shutting down: %w", err))
 		}
 	}
@@ -132,7 +138,7 @@ func serveHTTPWith(a *app, ln net.Listener, st store, publicURL string, shutdown
 		return serveErr
 	}
 	for range servers {
-		if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serving: %w", err)
 		}
 	}
@@ -140,9 +146,29 @@ func serveHTTPWith(a *app, ln net.Listener, st store, publicURL string, shutdown
 	return nil
 }
 
-// newHTTPServer is an http.Server for h with every phase bounded.
-func newHTTPServer(a *app, h http.Handler, t transport) *http.Server {
-	return &http.Server{
+// A listenerServer serves one listener until shut down.
+type listenerServer interface {
+	// Serve serves ln; after Shutdown it returns nil or
+	// http.ErrServerClosed.
+	Serve(ln net.Listener) error
+	// Shutdown stops accepting connections and waits, until ctx ends,
+	// for the requests in flight.
+	Shutdown(ctx context.Context) error
+}
+
+// server is the server of h for the transport: fastfront for plain HTTP
+// (cache answers the response cache's hits without net/http; nil: none),
+// net/http over TLS. Every phase of a request is bounded.
+func (t transport) server(a *app, h http.Handler, cache vtapi.CachedAnswerer) listenerServer {
+	if t.tls == nil {
+		return fastfront.New(fastfront.Options{
+			Handler: h, Cache: cache,
+			ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, WriteTimeout: writeTimeout, IdleTimeout: idleTimeout,
+			MaxHeaderBytes: maxHeaderBytes,
+			Logger:         a.log,
+		})
+	}
+	return tlsServer{&http.Server{
 		Handler:           h,
 		TLSConfig:         t.tls,
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -154,5 +180,19 @@ func newHTTPServer(a *app, h http.Handler, t transport) *http.Server {
 		// Requests keep a context of their own: the end of a.ctx starts
 		// the shutdown but does not cancel the requests in flight.
 		BaseContext: func(net.Listener) context.Context { return context.Background() },
+	}}
+}
+
+// tlsServer is a net/http server serving HTTPS with its TLSConfig.
+type tlsServer struct{ *http.Server }
+
+func (s tlsServer) Serve(ln net.Listener) error { return s.ServeTLS(ln, "", "") }
+
+// Shutdown is http.Server's, closing the connections left when ctx ends.
+func (s tlsServer) Shutdown(ctx context.Context) error {
+	err := s.Server.Shutdown(ctx)
+	if err != nil {
+		s.Close()
 	}
+	return err
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"time"
 
 	"github.com/filetrail/filetrail/vtapi"
@@ -54,14 +53,6 @@ func (t transport) scheme() string {
 		return "https"
 	}
 	return "http"
-}
-
-// serve runs srv on ln, over TLS when the transport has a certificate.
-func (t transport) serve(srv *http.Server, ln net.Listener) error {
-	if t.tls != nil {
-		return srv.ServeTLS(ln, "", "")
-	}
-	return srv.Serve(ln)
 }
 
 // adminListenerPath reports whether the admin listener serves path: the
