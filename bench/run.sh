@@ -8,7 +8,8 @@
 # `filetrail-nocache` (--response-cache-mib 0: every request reads the
 # store); fetch each scenario's exact response bytes and check both agree;
 # serve those bytes with nginx (sendfile, gzip_static) and with Go's net/http
-# from memory (bench/staticserve: the ceiling of any net/http server); run
+# from memory (bench/staticserve: the ceiling of any net/http server;
+# filetrail's plain HTTP is fasthttp); run
 # wrk against the four, scenario by scenario; sample the filetrail
 # processes' RSS; run
 # bench/ingest.sh when it is there; write the report. Loopback only; every

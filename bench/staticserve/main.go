@@ -1,7 +1,7 @@
 // Command staticserve is the Go peer of bench/run.sh: Go's net/http sending
 // the same response bytes as nginx, from memory. It is the ceiling of any
-// net/http server on the machine (filetrail's cache hits included), where
-// nginx is the ceiling of any server.
+// net/http server on the machine, where nginx is the ceiling of any server
+// (filetrail writes its cache hits with fasthttp, without net/http).
 //
 // It reads every file under -root into memory at start and answers GET
 // /PATH with the file PATH, as nginx with gzip_static does: when the
