@@ -31,6 +31,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -119,6 +120,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // serve answers one request: from the cache when it can, else through
 // the bridge.
 func (s *Server) serve(ctx *fasthttp.RequestCtx) {
+	if !validHost(ctx.Request.Header.Host()) {
+		writeProtocolError(ctx, http.StatusBadRequest, "Malformed Host header")
+		ctx.SetConnectionClose()
+		return
+	}
 	if s.cache != nil && (ctx.IsGet() || ctx.IsHead()) && !hasBody(&ctx.Request.Header) && s.answerCached(ctx) {
 		return
 	}
@@ -139,6 +145,22 @@ var (
 	valueGzip             = []byte("gzip")
 	valueJSON             = []byte("application/json")
 )
+
+// validHost reports whether a Host header is one net/http accepts: the
+// characters of a host name, an IP literal and a port (RFC 3986), and
+// percent-encoding, as golang.org/x/net/http/httpguts.ValidHostHeader
+// (its one use here does not warrant the module).
+func validHost(h []byte) bool {
+	for _, c := range h {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!$%&'()*+,-.:;=[]_~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // answerCached answers ctx from the cache and reports whether it did. The
 // response has the headers vtapi's own answer has (CachedAnswerer).

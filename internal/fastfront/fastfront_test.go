@@ -45,7 +45,7 @@ func (c *countingCache) CachedAnswer(req *vtapi.CachedRequest) ([]byte, bool, bo
 
 // start serves h (with cache, when not nil) on a loopback port and
 // returns its base URL; the server is shut down at the end of the test.
-func start(t *testing.T, h http.Handler, cache vtapi.CachedAnswerer) string {
+func start(t testing.TB, h http.Handler, cache vtapi.CachedAnswerer) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -71,7 +71,7 @@ func start(t *testing.T, h http.Handler, cache vtapi.CachedAnswerer) string {
 
 // apiStore is a SQLite store with 30 files served by ip and three keys:
 // premium, public (no privilege) and premium with a quota.
-func apiStore(t *testing.T) (st filetrail.Store, premium, public, quota string) {
+func apiStore(t testing.TB) (st filetrail.Store, premium, public, quota string) {
 	t.Helper()
 	ctx := context.Background()
 	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ft.db"))
@@ -109,7 +109,7 @@ type exchange struct {
 
 // rawDo sends req on a fresh connection and reads one response as sent
 // (no decompression).
-func rawDo(t *testing.T, base, req string) exchange {
+func rawDo(t testing.TB, base, req string) exchange {
 	t.Helper()
 	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	if err != nil {
@@ -358,4 +358,94 @@ func TestProtocolErrors(t *testing.T) {
 			t.Errorf("%.40q: connection not closed", c.req)
 		}
 	}
+}
+
+// Any GET, HEAD or POST request of printable ASCII gets from fastfront the
+// response net/http gives: the cache never answers what the handler would
+// answer otherwise, and the bridge passes requests on as net/http does.
+func FuzzSameResponsesAsNetHTTP(f *testing.F) {
+	st, premium, public, _ := apiStore(f)
+	api := vtapi.New(st, vtapi.Options{CacheBytes: 8 << 20, CacheTTL: time.Hour})
+	front := start(f, api, api.(vtapi.CachedAnswerer))
+	reference := httptest.NewServer(api)
+	f.Cleanup(reference.Close)
+	keys := []string{premium, public, "", "wrong"}
+	f.Add(byte(0), "/api/v3/ip_addresses/"+ip+"/downloaded_files", "limit=3", "filetrail.test", "gzip", byte(0))
+	f.Add(byte(1), "/api/v3/ip_addresses/"+ip, "", "h:80", "x-gzip;q=0.5", byte(1))
+	f.Add(byte(0), "/api/v3/ip_addresses/198.51.100.%37/downloaded_files", "limit=3&cursor=x", "[::1]:8080", "identity", byte(2))
+	f.Fuzz(func(t *testing.T, method byte, path, query, host, acceptEncoding string, key byte) {
+		for _, s := range []string{path, query, host, acceptEncoding} {
+			if !printable(s) {
+				t.Skip()
+			}
+		}
+		if !strings.HasPrefix(path, "/") {
+			t.Skip() // not in origin form ("*", "x"): see below
+		}
+		target := path
+		if query != "" {
+			target += "?" + query
+		}
+		req := []string{"GET", "HEAD", "POST"}[int(method)%3] + " " + target + " HTTP/1.1\r\nHost: " + host + "\r\n"
+		if k := keys[int(key)%len(keys)]; k != "" {
+			req += "X-Apikey: " + k + "\r\n"
+		}
+		if acceptEncoding != "" {
+			req += "Accept-Encoding: " + acceptEncoding + "\r\n"
+		}
+		req += "Content-Length: 0\r\n\r\n"
+		want := rawDo(t, reference.URL, req)
+		got := rawDo(t, front, req)
+		if !wellFormedHost(host) && got.status == 400 && got.close {
+			// A Host that is not a well-formed host[:port] (empty, "[",
+			// "%"), like a target not in origin form, may be refused by
+			// fasthttp where net/http passes it on: docs/OPERATIONS.md.
+			return
+		}
+		if strings.HasPrefix(want.header.Get("Content-Type"), "text/plain") && want.status >= 400 {
+			// net/http refused the request itself, before the API: the
+			// HTTP layer refuses it too, in VT JSON (docs/OPERATIONS.md),
+			// with its own 4xx (431 for a request line over its limit).
+			var doc struct{ Error struct{ Code string } }
+			head := strings.HasPrefix(req, "HEAD ") // no body to read
+			if got.status < 400 || got.status > 499 || (!head && (json.Unmarshal(got.body, &doc) != nil || doc.Error.Code != "BadRequestError")) {
+				t.Fatalf("%q: %d %.200s; net/http refused it with %d", req, got.status, got.body, want.status)
+			}
+			return
+		}
+		if got.status != want.status || !bytes.Equal(got.body, want.body) {
+			t.Fatalf("%q: %d %.200s; net/http %d %.200s", req, got.status, got.body, want.status, want.body)
+		}
+		for k := range mergeKeys(got.header, want.header) {
+			if !slices.Equal(got.header[k], want.header[k]) {
+				t.Fatalf("%q: header %s %q, net/http %q", req, k, got.header[k], want.header[k])
+			}
+		}
+	})
+}
+
+// wellFormedHost reports whether h is a registered name (without
+// percent-encoding) or an IPv6 literal, with an optional port (RFC 3986).
+func wellFormedHost(h string) bool {
+	if rest, ok := strings.CutPrefix(h, "["); ok {
+		literal, port, ok := strings.Cut(rest, "]")
+		a, err := netip.ParseAddr(literal)
+		return ok && err == nil && a.Is6() && (port == "" || portPattern.MatchString(port))
+	}
+	return regNamePattern.MatchString(h)
+}
+
+var (
+	portPattern    = regexp.MustCompile(`^:[0-9]*$`)
+	regNamePattern = regexp.MustCompile(`^[A-Za-z0-9._~!$&'()*+,;=-]+(:[0-9]*)?$`)
+)
+
+// printable reports whether s is made of printable ASCII without spaces.
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
