@@ -350,7 +350,9 @@ func TestProtocolErrors(t *testing.T) {
 		{"NOT HTTP\r\n\r\n", 400},
 	} {
 		r := rawDo(t, front, c.req)
-		var doc struct{ Error struct{ Code, Message string } }
+		var doc struct {
+			Error struct{ Code, Message string }
+		}
 		if r.status != c.status || json.Unmarshal(r.body, &doc) != nil || doc.Error.Code != "BadRequestError" || doc.Error.Message == "" {
 			t.Errorf("%.40q: %d %s", c.req, r.status, r.body)
 		}
