@@ -101,7 +101,10 @@ func New(opts Options) *Server {
 		NoDefaultServerHeader:        true,
 		NoDefaultContentType:         true,
 		CloseOnShutdown:              true,
-		Logger:                       logger{s.log},
+		// fasthttp's errors quote a refused request's bytes, whose
+		// headers may hold an API key: they are left out of the log.
+		SecureErrorLogMessage: true,
+		Logger:                logger{s.log},
 	}
 	return s
 }

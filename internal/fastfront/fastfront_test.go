@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/filetrail/filetrail"
 	"github.com/filetrail/filetrail/internal/fastfront"
+	"github.com/filetrail/filetrail/internal/testfixture"
 	"github.com/filetrail/filetrail/store/sqlite"
 	"github.com/filetrail/filetrail/vtapi"
 )
@@ -47,13 +49,23 @@ func (c *countingCache) CachedAnswer(req *vtapi.CachedRequest) ([]byte, bool, bo
 // returns its base URL; the server is shut down at the end of the test.
 func start(t testing.TB, h http.Handler, cache vtapi.CachedAnswerer) string {
 	t.Helper()
+	return startLogging(t, h, cache, nil)
+}
+
+// startLogging is start with the server's log going to logs.
+func startLogging(t testing.TB, h http.Handler, cache vtapi.CachedAnswerer, logs io.Writer) string {
+	t.Helper()
+	var logger *slog.Logger
+	if logs != nil {
+		logger = slog.New(slog.NewTextHandler(logs, nil))
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := fastfront.New(fastfront.Options{Handler: h, Cache: cache,
 		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: 10 * time.Second,
-		MaxHeaderBytes: 4 << 10})
+		MaxHeaderBytes: 4 << 10, Logger: logger})
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
 	t.Cleanup(func() {
@@ -441,6 +453,27 @@ var (
 	portPattern    = regexp.MustCompile(`^:[0-9]*$`)
 	regNamePattern = regexp.MustCompile(`^[A-Za-z0-9._~!$&'()*+,;=-]+(:[0-9]*)?$`)
 )
+
+// Requests the HTTP layer refuses are not written to the log: their
+// headers may carry an API key.
+func TestRefusedRequestsNotLogged(t *testing.T) {
+	var logs testfixture.SyncBuffer
+	front := startLogging(t, http.HandlerFunc(echo), nil, &logs)
+	const secret = "5ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7"
+	for _, req := range []string{
+		"GET / HTTP/1.1\r\nHost: x\r\nX-Apikey: " + secret + "\r\nX-Big: " + strings.Repeat("a", 8<<10) + "\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\nX-Apikey: " + secret + "\r\nContent-Length: -5\r\n\r\n",
+		"GET / HTTP/1.1\r\nX-Apikey: " + secret + "\r\nHost: [\r\n\r\n",
+		"GET /" + secret + " HTTP/9\r\nX-Apikey: " + secret + "\r\n\r\n",
+	} {
+		if r := rawDo(t, front, req); r.status < 400 || r.status > 499 {
+			t.Errorf("%.60q: %d", req, r.status)
+		}
+	}
+	if strings.Contains(logs.String(), secret) {
+		t.Errorf("the key was logged:\n%s", logs.String())
+	}
+}
 
 // printable reports whether s is made of printable ASCII without spaces.
 func printable(s string) bool {
