@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/filetrail/filetrail/internal/testfixture"
 )
 
 // clientFrom is an HTTP client whose connections come from the loopback
@@ -60,28 +62,6 @@ func TestWrongKeysThrottled(t *testing.T) {
 	}
 }
 
-// rawExchange writes req on a fresh connection and reads one response,
-// without sending the rest of any body the request announces.
-func rawExchange(t *testing.T, base, req string) (*http.Response, []byte) {
-	t.Helper()
-	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := io.WriteString(conn, req); err != nil {
-		t.Fatal(err)
-	}
-	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatalf("no response before the rest of the body was sent: %v", err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res, b
-}
-
 // A body declared larger than its route accepts is refused with 413 in VT
 // JSON as soon as it starts (the server reads its first byte before it
 // answers), without the rest of it being sent, and the connection is
@@ -99,7 +79,7 @@ func TestOversizedBodiesRefusedEarly(t *testing.T) {
 		{"PUT", "/api/v3/ip_addresses/192.0.2.1", ""},
 	} {
 		req := fmt.Sprintf("%s %s HTTP/1.1\r\nHost: ft\r\nX-Apikey: %s\r\nContent-Type: application/x-ndjson\r\nContent-Length: %d\r\n\r\nx", c.method, c.path, c.key, int64(10)<<30)
-		res, body := rawExchange(t, s.URL, req)
+		res, body := testfixture.RawExchange(t, s.URL, req)
 		wantVTError(t, c.method+" "+c.path+" with a 10 GiB body", reply{Status: res.StatusCode, Header: res.Header, Body: body}, 413, "BadRequestError")
 		if !res.Close {
 			t.Errorf("%s %s: connection left open after 413", c.method, c.path)

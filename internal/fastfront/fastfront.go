@@ -19,6 +19,7 @@ package fastfront
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -72,7 +73,6 @@ func New(opts Options) *Server {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	readTimeout := opts.ReadTimeout
 	s.fs = &fasthttp.Server{
 		Handler:      s.serve,
 		ErrorHandler: s.protocolError,
@@ -84,7 +84,7 @@ func New(opts Options) *Server {
 			if !hasBody(h) {
 				return fasthttp.RequestConfig{}
 			}
-			return fasthttp.RequestConfig{ReadTimeout: readTimeout}
+			return fasthttp.RequestConfig{ReadTimeout: opts.ReadTimeout}
 		},
 		WriteTimeout:   opts.WriteTimeout,
 		IdleTimeout:    opts.IdleTimeout,
@@ -316,7 +316,7 @@ func (w *responseWriter) SetWriteDeadline(time.Time) error { return nil }
 // Content-Length; a HEAD response keeps the handler's.
 func (w *responseWriter) finish() {
 	res := &w.ctx.Response
-	res.SetStatusCode(cmpStatus(w.status))
+	res.SetStatusCode(cmp.Or(w.status, http.StatusOK)) // 200 when the handler wrote nothing
 	for k, vs := range w.header {
 		switch k {
 		case "Content-Length": // fasthttp's, below
@@ -336,14 +336,6 @@ func (w *responseWriter) finish() {
 			res.Header.SetContentLength(n)
 		}
 	}
-}
-
-// cmpStatus is status, or 200 when the handler wrote nothing.
-func cmpStatus(status int) int {
-	if status == 0 {
-		return http.StatusOK
-	}
-	return status
 }
 
 // protocolError answers a request fasthttp could not read (malformed,

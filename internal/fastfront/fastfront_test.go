@@ -1,7 +1,6 @@
 package fastfront_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -120,28 +119,10 @@ type exchange struct {
 }
 
 // rawDo sends req on a fresh connection and reads one response as sent
-// (no decompression).
+// (no decompression), its Date header left out.
 func rawDo(t testing.TB, base, req string) exchange {
 	t.Helper()
-	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(conn, req); err != nil {
-		t.Fatal(err)
-	}
-	method, _, _ := strings.Cut(req, " ")
-	res, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: method})
-	if err != nil {
-		t.Fatalf("%q: %v", req, err)
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res, body := testfixture.RawExchange(t, base, req)
 	res.Header.Del("Date")
 	return exchange{res.StatusCode, res.Header, body, res.Close}
 }

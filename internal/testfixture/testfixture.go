@@ -3,12 +3,18 @@
 package testfixture
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // SyncBuffer is a bytes.Buffer that a writer (a server's log, a command's
@@ -90,4 +96,32 @@ func AppendFile[T string | []byte](t testing.TB, path string, data T) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// RawExchange writes the raw request req on a fresh connection to the
+// server at base (http://HOST:PORT) and reads one response, its body read
+// whole (none for HEAD), without sending anything else: not the rest of a
+// body the request announces. No response within 30 s fails the test.
+func RawExchange(t testing.TB, base, req string) (*http.Response, []byte) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.WriteString(conn, req); err != nil {
+		t.Fatal(err)
+	}
+	method, _, _ := strings.Cut(req, " ")
+	res, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: method})
+	if err != nil {
+		t.Fatalf("no response to %.80q: %v", req, err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("reading the response to %.80q: %v", req, err)
+	}
+	return res, body
 }
