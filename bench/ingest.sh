@@ -191,6 +191,18 @@ for run in $(seq 1 "$RUNS"); do
 	rm -f "$d/dump.sql" "$d/cli.db"
 	[ "$run" = "$RUNS" ] || rm -f "$d/store.db" "$d/store.db-wal" "$d/store.db-shm"
 done
+# One more run batch by batch (--no-fast-first-load: WAL mode from the
+# first batch on, each batch visible to other processes as it commits),
+# set against the median of the CLI's times.
+d="$run_dir/sqlite-batch-by-batch"
+mkdir -p "$d"
+log "SQLite: filetrail ingest --no-fast-first-load (load $(load))"
+# shellcheck disable=SC2086 # INGEST_ARGS is split on purpose
+timed "$d/ingest.time" "$ft" ingest --store "$d/store.db" --no-fast-first-load $ARGS "$input" 2>"$d/ingest.log"
+read -r bit birss <"$d/ingest.time"
+rm -f "$d/store.db" "$d/store.db-wal" "$d/store.db-shm"
+cli_median="$(for r in "${results[@]}"; do read -r _ _ _ ct _ <<<"$r"; echo "$ct"; done | sort -n |
+	awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
 summary_line="$(grep -m1 '^read ' "$run_dir/sqlite-1/ingest.log" || true)"
 row_counts="$(rows "$run_dir/sqlite-$RUNS/store.db" | awk '{ printf "%s%s %s", sep, $2, $1; sep = ", " }')"
 total_rows="$(rows "$run_dir/sqlite-$RUNS/store.db" | awk '{ s += $2 } END { print s }')"
@@ -322,7 +334,9 @@ Each run, on the same input:
 
 1. \`filetrail ingest --store NEW.db FILE\`${ARGS:+ (with \`$ARGS\`)} into a new store, under
    \`/usr/bin/time\` (wall time, peak RSS): default settings (batch size,
-   WAL mode, the store's 128 MiB page cache);
+   the store's 128 MiB page cache, and the first load of a new store: the
+   database file written in place with a rollback journal that is not
+   waited for, WAL mode from the end on; README, "First load");
 2. \`sqlite3 NEW.db .dump > dump.sql\`, then \`sqlite3 cli.db < dump.sql\`
    under the same \`time\`: the CLI inserting exactly the rows that
    ingestion produced (schema, rows in key order, then the indexes) in one
@@ -333,6 +347,15 @@ Each run, on the same input:
 | Run | \`ingest\` wall | Sightings/s | Peak RSS | \`sqlite3\` CLI load | Sightings/s (equivalent) | Store size | Ratio (CLI / ingest) | Load average before |
 |---:|---:|---:|---:|---:|---:|---:|---:|---|
 $table
+
+One more run, batch by batch (\`--no-fast-first-load\`: WAL mode from the
+first batch on, each batch visible to other processes as it commits), set
+against the median of the CLI's times above:
+
+| Way of loading | Wall | Sightings/s | Peak RSS | Ratio (median CLI / this) |
+|---|---:|---:|---:|---:|
+$(awk -v it="$bit" -v irss="$birss" -v ct="$cli_median" -v n="$N" 'BEGIN {
+	printf "| `filetrail ingest --no-fast-first-load` | %.1f s | %.0f | %.0f MiB | **%.2f** |\n", it, n / it, irss / 1024, ct / it }')
 
 $pg_section
 

@@ -66,6 +66,9 @@ type Store struct {
 	w *sql.DB // the single writer connection
 	r *sql.DB // the read pool
 
+	path      string
+	firstLoad bool // opened by OpenFirstLoad, FinishFirstLoad not done yet
+
 	// changes is a connection of its own that only reads PRAGMA
 	// data_version (ChangeCount), guarded by changesMu; changesDB is its
 	// pool, kept to close it.
@@ -81,13 +84,37 @@ var (
 
 // Open opens the database file at path, creating it when missing, switches
 // it to WAL mode and applies the pending migrations. The path must be a file
-// name (not ":memory:") without '?'.
+// name (not ":memory:") without '?'. A store in its first load is refused,
+// and so is one whose first load stopped unsafely; a first load whose
+// process died is finished (see OpenFirstLoad).
 func Open(ctx context.Context, path string) (*Store, error) {
-	return open(ctx, path, LatestSchemaVersion())
+	finish, err := checkOpenable(path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := open(ctx, path, LatestSchemaVersion(), walWriter)
+	if err == nil && finish {
+		if err = endFirstLoad(path); err != nil {
+			s.Close()
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
-// open is Open applying the migrations up to version upTo only.
-func open(ctx context.Context, path string, upTo int) (*Store, error) {
+// The writer's journal settings: WAL, where readers never wait for the
+// writer and a commit waits for the disk only at checkpoints; or a first
+// load's (see OpenFirstLoad).
+const (
+	walWriter       = "&_journal_mode=WAL&_synchronous=NORMAL"
+	firstLoadWriter = "&_journal_mode=TRUNCATE&_synchronous=OFF"
+)
+
+// open is Open applying the migrations up to version upTo only, with the
+// writer's journal settings writerJournal.
+func open(ctx context.Context, path string, upTo int, writerJournal string) (*Store, error) {
 	if path == "" || strings.Contains(path, "?") || strings.HasPrefix(path, ":memory:") || strings.HasPrefix(path, "file:") {
 		return nil, filetrail.Errorf(filetrail.CodeInvalidArgument, "invalid database path %q: a file name without '?' is required", path)
 	}
@@ -96,7 +123,7 @@ func open(ctx context.Context, path string, upTo int) (*Store, error) {
 	// few index pages, and documents span overflow pages that SQLite reads
 	// past its cache anyway; the OS page cache holds the rest.
 	common := fmt.Sprintf("_busy_timeout=%d&_stmt_cache_size=64&_foreign_keys=0", busyTimeout.Milliseconds())
-	w, err := sql.Open(driverName, path+"?"+common+"&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate&_cache_size=-131072")
+	w, err := sql.Open(driverName, path+"?"+common+writerJournal+"&_txlock=immediate&_cache_size=-131072")
 	if err != nil {
 		return nil, mapErr(err, "open")
 	}
@@ -104,7 +131,7 @@ func open(ctx context.Context, path string, upTo int) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	s := &Store{w: w}
+	s := &Store{w: w, path: path}
 	if err := s.migrate(ctx, upTo); err != nil {
 		w.Close()
 		return nil, err

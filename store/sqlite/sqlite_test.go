@@ -177,7 +177,7 @@ func TestBusyIsTransient(t *testing.T) {
 // opens it: the data reads the same, and merging goes on from it.
 func TestMigrateFromV1(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "v1.db")
-	old, err := open(t.Context(), path, 1)
+	old, err := open(t.Context(), path, 1, walWriter)
 	if err != nil {
 		t.Fatal(err)
 	}
