@@ -233,7 +233,7 @@ func (a *applier) run(sightings []filetrail.Sighting, facts []filetrail.FileFact
 	}
 	sortByKey(rows)
 	return res, execValues(a.ctx, a.tx, "INSERT INTO hashes (hash, file_id)",
-		"ON CONFLICT (hash) DO UPDATE SET file_id = excluded.file_id WHERE file_id != excluded.file_id", 2, rows, nil)
+		"ON CONFLICT (hash) DO UPDATE SET file_id = excluded.file_id WHERE file_id != excluded.file_id", 2, rows)
 }
 
 // gatherHints folds the sightings' hints per file.
@@ -421,18 +421,18 @@ func (a *applier) writeEdges(sightings []filetrail.Sighting, fileOf []string, ne
 		}
 	}
 	err = execValues(a.ctx, a.tx, "INSERT INTO evidence (ip, file_id, url, source, first_seen, last_seen)",
-		`ON CONFLICT (ip, file_id, url, source) DO UPDATE SET first_seen = excluded.first_seen, last_seen = excluded.last_seen`, 6, evRows, nil)
+		`ON CONFLICT (ip, file_id, url, source) DO UPDATE SET first_seen = excluded.first_seen, last_seen = excluded.last_seen`, 6, evRows)
 	if err != nil {
 		return nil, 0, err
 	}
 	err = execValues(a.ctx, a.tx, "INSERT INTO edges (ip, file_id, first_seen, last_seen, context)",
 		`ON CONFLICT (ip, file_id) DO UPDATE SET
-			first_seen = excluded.first_seen, last_seen = excluded.last_seen, context = excluded.context`, 5, edgeRows, nil)
+			first_seen = excluded.first_seen, last_seen = excluded.last_seen, context = excluded.context`, 5, edgeRows)
 	if err != nil {
 		return nil, 0, err
 	}
 	err = execValues(a.ctx, a.tx, "UPDATE edges SET last_seen = v.column3, context = v.column4 FROM (",
-		") AS v WHERE edges.ip = v.column1 AND edges.file_id = v.column2", 4, ctxRows, nil)
+		") AS v WHERE edges.ip = v.column1 AND edges.file_id = v.column2", 4, ctxRows)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -443,7 +443,7 @@ func (a *applier) writeEdges(sightings []filetrail.Sighting, fileOf []string, ne
 	}
 	err = execValues(a.ctx, a.tx, "INSERT INTO ips (ip, file_count, first_seen, last_seen)",
 		`ON CONFLICT (ip) DO UPDATE SET file_count = file_count + excluded.file_count,
-			first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)`, 4, ipRows, nil)
+			first_seen = min(first_seen, excluded.first_seen), last_seen = max(last_seen, excluded.last_seen)`, 4, ipRows)
 	return fileDeltas, newEdges, err
 }
 
@@ -639,7 +639,7 @@ func (a *applier) planFiles(files []filetrail.ResolvedFile, absorbed map[string]
 func (a *applier) writeFiles(plan *filePlan, fileDeltas map[string]int64) error {
 	err := execValues(a.ctx, a.tx, "INSERT INTO facts (file_id, origin, source, evidence_time, digest, attributes)",
 		`ON CONFLICT (file_id, origin, source) DO UPDATE SET
-			evidence_time = excluded.evidence_time, digest = excluded.digest, attributes = excluded.attributes`, 6, plan.factRows, nil)
+			evidence_time = excluded.evidence_time, digest = excluded.digest, attributes = excluded.attributes`, 6, plan.factRows)
 	if err != nil {
 		return err
 	}
@@ -665,12 +665,12 @@ func (a *applier) writeFiles(plan *filePlan, fileDeltas map[string]int64) error 
 	err = execValues(a.ctx, a.tx, "INSERT INTO files (id, sha256, sha1, md5, names, hint_size, hint_first, hint_last, ip_count, attributes, attributes_deflate)",
 		`ON CONFLICT (id) DO UPDATE SET sha256 = excluded.sha256, sha1 = excluded.sha1, md5 = excluded.md5, names = excluded.names,
 			hint_size = excluded.hint_size, hint_first = excluded.hint_first, hint_last = excluded.hint_last, ip_count = excluded.ip_count,
-			attributes = excluded.attributes, attributes_deflate = excluded.attributes_deflate`, 11, rows, nil)
+			attributes = excluded.attributes, attributes_deflate = excluded.attributes_deflate`, 11, rows)
 	if err != nil {
 		return err
 	}
 	return execValues(a.ctx, a.tx, "INSERT INTO files (id, ip_count)",
-		"ON CONFLICT (id) DO UPDATE SET ip_count = excluded.ip_count", 2, metaRows, nil)
+		"ON CONFLICT (id) DO UPDATE SET ip_count = excluded.ip_count", 2, metaRows)
 }
 
 func compareFactKeys(x, y factKey) int {

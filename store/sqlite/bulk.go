@@ -19,10 +19,8 @@ func tuples(n, width int) string {
 }
 
 // execValues runs head + " VALUES (...),(...) " + tail over rows, in chunks
-// of chunkRows rows; every row has width values. When scan is not nil,
-// tail ends with a RETURNING clause and scan is called for each row it
-// returns.
-func execValues(ctx context.Context, tx *sql.Tx, head, tail string, width int, rows [][]any, scan func(*sql.Rows) error) error {
+// of chunkRows rows; every row has width values.
+func execValues(ctx context.Context, tx *sql.Tx, head, tail string, width int, rows [][]any) error {
 	args := make([]any, 0, min(len(rows), chunkRows)*width)
 	for len(rows) > 0 {
 		n := min(len(rows), chunkRows)
@@ -31,11 +29,7 @@ func execValues(ctx context.Context, tx *sql.Tx, head, tail string, width int, r
 			args = append(args, r...)
 		}
 		q := head + " VALUES " + tuples(n, width) + " " + tail
-		if scan == nil {
-			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-				return err
-			}
-		} else if err := scanAll(tx.QueryContext(ctx, q, args...))(scan); err != nil {
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return err
 		}
 		rows = rows[n:]

@@ -159,8 +159,25 @@ const supersedes = `(excluded.evidence_time > facts.evidence_time OR
 
 // prefetch reads, in bulk, the hashes table rows of every hash of the batch
 // and the file rows they and the records' strongest hashes name, so that
-// the identity resolver rarely goes to the database.
+// the identity resolver rarely goes to the database. An empty store (the
+// first batch of a first load) is not asked for each of them: it has none.
 func (a *applier) prefetch(hs []filetrail.Hashes) error {
+	var empty bool
+	err := a.tx.QueryRowContext(a.ctx, "SELECT NOT EXISTS (SELECT 1 FROM files) AND NOT EXISTS (SELECT 1 FROM hashes)").Scan(&empty)
+	if err != nil {
+		return err
+	}
+	if empty {
+		for _, h := range hs {
+			for _, x := range h.All() {
+				if x != "" {
+					a.hashFile[x] = ""
+				}
+			}
+			a.files[h.Strongest()] = nil
+		}
+		return nil
+	}
 	ids := make(map[string]bool, len(hs))
 	var weak []string
 	for _, h := range hs {
@@ -176,7 +193,7 @@ func (a *applier) prefetch(hs []filetrail.Hashes) error {
 			}
 		}
 	}
-	err := queryKeys(a.ctx, a.tx, "SELECT hash, file_id FROM hashes WHERE hash IN (%K)", 1, stringKeys(weak), func(r *sql.Rows) error {
+	err = queryKeys(a.ctx, a.tx, "SELECT hash, file_id FROM hashes WHERE hash IN (%K)", 1, stringKeys(weak), func(r *sql.Rows) error {
 		var h, id string
 		if err := r.Scan(&h, &id); err != nil {
 			return err
