@@ -32,7 +32,7 @@ type ingestCmd struct {
 	Poll          time.Duration `help:"How often --follow looks for new lines, rotation and truncation." default:"1s" env:"FILETRAIL_POLL"`
 	JoinWindow    int64         `help:"How many lines a Suricata fileinfo or Zeek files.log row waits for its http event or http.log row before it is ingested without; 0 does not wait (when following a files.log alone, for instance)." default:"10000" env:"FILETRAIL_JOIN_WINDOW"`
 	Samples       string        `help:"Directory of captured files named by sha256 (flat, or in Suricata's filestore layout): the sighted files found there are analysed and their attributes stored." env:"FILETRAIL_SAMPLES"`
-	FastFirstLoad bool          `help:"A SQLite store that does not exist yet is filled in bulk (10 to 15% faster), and other processes can open it only once this ingestion has ended; --no-fast-first-load makes each batch visible as it commits. --follow always does that." default:"true" negatable:"" env:"FILETRAIL_FAST_FIRST_LOAD"`
+	FastFirstLoad bool          `help:"A SQLite store that does not exist yet is filled in bulk (about 20% faster), and other processes can open it only once this ingestion has ended; --no-fast-first-load makes each batch visible as it commits. --follow always does that." default:"true" negatable:"" env:"FILETRAIL_FAST_FIRST_LOAD"`
 	Files         []string      `arg:"" optional:"" name:"file" help:"Input files; - reads standard input; a directory is read as a Zeek log directory (its files, http and ftp logs together)."`
 }
 

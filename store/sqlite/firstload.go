@@ -3,6 +3,7 @@ package sqlite
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -32,6 +33,13 @@ import (
 // while the loading process runs, and when the system has restarted since
 // (the store may be damaged); when the process died and the system kept
 // running, Open finishes the load itself.
+//
+// A first load also builds the two by-IP and by-file indexes of the edges
+// once, at its end, instead of inserting into them edge by edge (random
+// places in the by-file one): that took another 10% off (the same input).
+// Their definitions wait in the table first_load_indexes meanwhile, and
+// the one lookup ingestion makes by file, the edges of a merged md5- or
+// sha1-only file, uses a small partial index of the edges of such files.
 
 // loadingSuffix is appended to a store's path to name its first load's
 // marker file.
@@ -176,7 +184,60 @@ func OpenFirstLoad(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	s.firstLoad = true
+	if err := s.deferIndexes(ctx); err != nil {
+		s.Close()
+		os.Remove(path)
+		os.Remove(marker)
+		return nil, err
+	}
 	return s, nil
+}
+
+// deferredIndexes are the indexes a first load builds at its end.
+var deferredIndexes = []string{"edges_by_ip", "edges_by_file"}
+
+// deferIndexes keeps the definitions of deferredIndexes in
+// first_load_indexes, drops them, and indexes the edges of files whose id
+// is not a sha256 (see moveFile).
+func (s *Store) deferIndexes(ctx context.Context) error {
+	return s.write(ctx, "first load", func(tx *sql.Tx) error {
+		q := `CREATE TABLE first_load_indexes AS SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND name IN ('` +
+			strings.Join(deferredIndexes, "', '") + `');
+			CREATE INDEX first_load_edges_by_weak_file ON edges (file_id) WHERE length(file_id) < 64;`
+		for _, name := range deferredIndexes {
+			q += "DROP INDEX " + name + ";"
+		}
+		_, err := tx.ExecContext(ctx, q)
+		return err
+	})
+}
+
+// restoreIndexes builds the indexes that a first load deferred, if any,
+// and drops what stood in for them.
+func (s *Store) restoreIndexes(ctx context.Context) error {
+	return s.write(ctx, "first load", func(tx *sql.Tx) error {
+		var deferred bool
+		err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE name = 'first_load_indexes')").Scan(&deferred)
+		if err != nil || !deferred {
+			return err
+		}
+		var ddl []string
+		err = scanAll(tx.QueryContext(ctx, "SELECT sql FROM first_load_indexes ORDER BY name"))(func(r *sql.Rows) error {
+			var q string
+			err := r.Scan(&q)
+			ddl = append(ddl, q)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for _, q := range append(ddl, "DROP TABLE first_load_indexes", "DROP INDEX first_load_edges_by_weak_file") {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // FinishFirstLoad ends the first load of a store opened by OpenFirstLoad,
@@ -188,6 +249,9 @@ func OpenFirstLoad(ctx context.Context, path string) (*Store, error) {
 func (s *Store) FinishFirstLoad(ctx context.Context) error {
 	if !s.firstLoad {
 		return nil
+	}
+	if err := s.restoreIndexes(ctx); err != nil {
+		return fmt.Errorf("sqlite: finishing the first load: %w", err)
 	}
 	var mode string
 	err := s.w.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode)

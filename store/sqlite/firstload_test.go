@@ -1,9 +1,11 @@
 package sqlite
 
 import (
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -45,6 +47,15 @@ func TestFirstLoad(t *testing.T) {
 	if _, err := s.Apply(ctx, benchBatch("first-load", 0, 500)); err != nil {
 		t.Fatal(err)
 	}
+	if got := edgeIndexes(t, s); !slices.Equal(got, []string{"first_load_edges_by_weak_file", "first_load_indexes"}) {
+		t.Errorf("edge indexes during the first load: %q", got)
+	}
+	// The edges of a merged file are still found by index (moveFile).
+	var plan string
+	err := s.w.QueryRowContext(ctx, "EXPLAIN QUERY PLAN SELECT ip FROM edges WHERE file_id = ? AND length(file_id) < 64", "x").Scan(new(int), new(int), new(int), &plan)
+	if err != nil || !strings.Contains(plan, "first_load_edges_by_weak_file") {
+		t.Errorf("the edges of a merged file during the first load: plan %q, %v", plan, err)
+	}
 	if other, err := Open(ctx, path); err == nil {
 		other.Close()
 		t.Fatal("Open accepted a store during its first load")
@@ -62,6 +73,9 @@ func TestFirstLoad(t *testing.T) {
 	}
 	if mode := writerJournalMode(t, s); mode != "wal" {
 		t.Errorf("journal mode after the first load = %q; want wal", mode)
+	}
+	if got := edgeIndexes(t, s); !slices.Equal(got, deferredIndexesSorted()) {
+		t.Errorf("edge indexes after the first load: %q", got)
 	}
 	// The store goes on as an ordinary one.
 	if _, err := s.Apply(ctx, benchBatch("first-load", 1000, 10)); err != nil {
@@ -88,6 +102,25 @@ func TestFirstLoad(t *testing.T) {
 		t.Errorf("files after the first load = %d, %v; want 1010", files, err)
 	}
 }
+
+// edgeIndexes returns the names of the indexes of the edges table and
+// whether first_load_indexes exists, sorted.
+func edgeIndexes(t *testing.T, s *Store) []string {
+	t.Helper()
+	var names []string
+	err := scanAll(s.w.QueryContext(t.Context(), "SELECT name FROM sqlite_schema WHERE (type = 'index' AND tbl_name = 'edges' AND sql IS NOT NULL) OR name = 'first_load_indexes' ORDER BY name"))(func(r *sql.Rows) error {
+		var n string
+		err := r.Scan(&n)
+		names = append(names, n)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+func deferredIndexesSorted() []string { return slices.Sorted(slices.Values(deferredIndexes)) }
 
 // writerJournalMode returns the journal mode of s's writer connection.
 func writerJournalMode(t *testing.T, s *Store) string {
@@ -136,6 +169,9 @@ func TestFirstLoadOfADeadProcess(t *testing.T) {
 	}
 	if mode := writerJournalMode(t, s); mode != "wal" {
 		t.Errorf("journal mode = %q; want wal", mode)
+	}
+	if got := edgeIndexes(t, s); !slices.Equal(got, deferredIndexesSorted()) {
+		t.Errorf("edge indexes after finishing the load: %q", got)
 	}
 	var files int
 	if err := s.r.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM files").Scan(&files); err != nil || files != 10 {

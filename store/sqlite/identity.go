@@ -93,7 +93,9 @@ func scanFileRow(r interface{ Scan(...any) error }) (string, *fileRow, error) {
 // and hashes. Its names and hints are merged in memory (planFiles), its
 // moved edges re-derived (writeEdges).
 func (a *applier) moveFile(from string, fromHashes filetrail.Hashes, to string) error {
-	rows, err := a.tx.QueryContext(a.ctx, "SELECT ip FROM edges WHERE file_id = ?", from)
+	// A merged file is never a sha256 one: the length condition lets a
+	// first load's partial index answer (firstload.go).
+	rows, err := a.tx.QueryContext(a.ctx, "SELECT ip FROM edges WHERE file_id = ? AND length(file_id) < 64", from)
 	if err != nil {
 		return err
 	}

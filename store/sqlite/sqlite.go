@@ -94,7 +94,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	s, err := open(ctx, path, LatestSchemaVersion(), walWriter)
 	if err == nil && finish {
-		if err = endFirstLoad(path); err != nil {
+		if err = s.restoreIndexes(ctx); err == nil {
+			err = endFirstLoad(path)
+		}
+		if err != nil {
 			s.Close()
 		}
 	}
