@@ -142,7 +142,7 @@ func endedLoad(t *testing.T, l loader) string {
 		t.Fatal(err)
 	}
 	s.Close()
-	marker := fmt.Sprintf("pid %d\nstart %s\nboot %s\n", l.pid, l.start, l.boot)
+	marker := fmt.Sprintf("pid %d\nstart %s\nns %s\nboot %s\n", l.pid, l.start, l.ns, l.boot)
 	if err := os.WriteFile(path+loadingSuffix, []byte(marker), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -197,6 +197,25 @@ func TestFirstLoadUnsafeEnd(t *testing.T) {
 				t.Errorf("refusal: %v", err)
 			}
 		})
+	}
+}
+
+// TestFirstLoadInAnotherNamespace: a first load whose process is in
+// another process namespace (another container) cannot be looked up: it
+// may still run, and the store is refused, never finished.
+func TestFirstLoadInAnotherNamespace(t *testing.T) {
+	elsewhere := currentLoader()
+	elsewhere.start = "1" // here, a process that is gone
+	elsewhere.ns = "pid:[1]"
+	path := endedLoad(t, elsewhere)
+	if other, err := Open(t.Context(), path); err == nil {
+		other.Close()
+		t.Fatal("Open finished a first load of another process namespace")
+	} else if !strings.Contains(err.Error(), "is in its first load") {
+		t.Errorf("refusal: %v", err)
+	}
+	if _, err := os.Lstat(path + loadingSuffix); err != nil {
+		t.Errorf("the marker: %v", err)
 	}
 }
 
