@@ -155,6 +155,11 @@ timed() {
 	shift
 	/usr/bin/time -o "$out" -f "%e %M" "$@"
 }
+# median prints the median of the numbers on its input, one a line (the
+# mean of the middle two, to two decimals, for an even count).
+median() {
+	sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : sprintf("%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+}
 # rows DB prints the row count of every table of a SQLite store, one
 # "table count" a line.
 rows() {
@@ -201,8 +206,7 @@ log "SQLite: filetrail ingest --no-fast-first-load (load $(load))"
 timed "$d/ingest.time" "$ft" ingest --store "$d/store.db" --no-fast-first-load $ARGS "$input" 2>"$d/ingest.log"
 read -r bit birss <"$d/ingest.time"
 rm -f "$d/store.db" "$d/store.db-wal" "$d/store.db-shm"
-cli_median="$(for r in "${results[@]}"; do read -r _ _ _ ct _ <<<"$r"; echo "$ct"; done | sort -n |
-	awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
+cli_median="$(for r in "${results[@]}"; do read -r _ _ _ ct _ <<<"$r"; echo "$ct"; done | median)"
 summary_line="$(grep -m1 '^read ' "$run_dir/sqlite-1/ingest.log" || true)"
 row_counts="$(rows "$run_dir/sqlite-$RUNS/store.db" | awk '{ printf "%s%s %s", sep, $2, $1; sep = ", " }')"
 total_rows="$(rows "$run_dir/sqlite-$RUNS/store.db" | awk '{ s += $2 } END { print s }')"
@@ -283,7 +287,7 @@ done)"
 ratios="$(for r in "${results[@]}"; do read -r _ it _ ct _ <<<"$r"; awk -v a="$ct" -v b="$it" 'BEGIN { printf "%.2f\n", a / b }'; done | sort -n)"
 ratio_min="$(head -n1 <<<"$ratios")"
 ratio_max="$(tail -n1 <<<"$ratios")"
-ratio_med="$(awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : sprintf("%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2) }' <<<"$ratios")"
+ratio_med="$(median <<<"$ratios")"
 sensor=""
 if [ -f "$INGEST_REPORT" ]; then
 	sensor="$(sed -n '/^## \(Analysis\|Sensor logs\)/,$p' "$INGEST_REPORT")"

@@ -247,11 +247,12 @@ func (s *Store) restoreIndexes(ctx context.Context) error {
 }
 
 // FinishFirstLoad ends the first load of a store opened by OpenFirstLoad,
-// keeping every batch applied so far: the store goes to WAL mode like any
-// other, its file reaches the disk, and the marker is removed, so that
-// Open accepts the store. It does nothing on a store opened by Open. A
-// store closed without it is refused by Open until the load is finished
-// (see above).
+// keeping every batch applied so far: the deferred indexes are built, the
+// store goes to WAL mode like any other, its file reaches the disk, and
+// the marker is removed, so that Open accepts the store. Open calls it too,
+// on a store whose loading process died. It does nothing on any other
+// store. A store closed without it is refused by Open until the load is
+// finished (see above).
 func (s *Store) FinishFirstLoad(ctx context.Context) error {
 	if !s.firstLoad {
 		return nil
@@ -270,28 +271,23 @@ func (s *Store) FinishFirstLoad(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: finishing the first load: %w", mapErr(err, "journal mode"))
 	}
-	if err := endFirstLoad(s.path); err != nil {
-		return err
+	// The file reaches the disk, then the marker goes. The rollback
+	// journal, empty once its last transaction is committed or rolled
+	// back, is not needed in WAL mode.
+	if err := syncPath(s.path); err != nil {
+		return fmt.Errorf("sqlite: finishing the first load: %w", err)
+	}
+	if fi, err := os.Lstat(s.path + "-journal"); err == nil && fi.Size() == 0 {
+		os.Remove(s.path + "-journal")
+	}
+	if err := os.Remove(s.path + loadingSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("sqlite: finishing the first load: %w", err)
+	}
+	if err := syncPath(filepath.Dir(s.path)); err != nil {
+		return fmt.Errorf("sqlite: finishing the first load: %w", err)
 	}
 	s.firstLoad = false
 	return nil
-}
-
-// endFirstLoad makes the store at path, in WAL mode, an ordinary one: its
-// file reaches the disk, then the marker goes. The rollback journal, empty
-// once its last transaction is committed or rolled back, is not needed in
-// WAL mode.
-func endFirstLoad(path string) error {
-	if err := syncPath(path); err != nil {
-		return fmt.Errorf("sqlite: finishing the first load: %w", err)
-	}
-	if fi, err := os.Lstat(path + "-journal"); err == nil && fi.Size() == 0 {
-		os.Remove(path + "-journal")
-	}
-	if err := os.Remove(path + loadingSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("sqlite: finishing the first load: %w", err)
-	}
-	return syncPath(filepath.Dir(path))
 }
 
 // syncPath flushes the file or directory at path to the disk.

@@ -169,17 +169,6 @@ func (a *applier) prefetch(hs []filetrail.Hashes) error {
 	if err != nil {
 		return err
 	}
-	if empty {
-		for _, h := range hs {
-			for _, x := range h.All() {
-				if x != "" {
-					a.hashFile[x] = ""
-				}
-			}
-			a.files[h.Strongest()] = nil
-		}
-		return nil
-	}
 	ids := make(map[string]bool, len(hs))
 	var weak []string
 	for _, h := range hs {
@@ -194,6 +183,9 @@ func (a *applier) prefetch(hs []filetrail.Hashes) error {
 				weak = append(weak, x)
 			}
 		}
+	}
+	if empty {
+		weak = nil // none is stored: nothing to ask
 	}
 	err = queryKeys(a.ctx, a.tx, "SELECT hash, file_id FROM hashes WHERE hash IN (%K)", 1, stringKeys(weak), func(r *sql.Rows) error {
 		var h, id string
@@ -216,6 +208,9 @@ func (a *applier) prefetch(hs []filetrail.Hashes) error {
 			want = append(want, id)
 			a.files[id] = nil // not stored, unless read below
 		}
+	}
+	if empty {
+		return nil // no file is stored
 	}
 	return queryKeys(a.ctx, a.tx, "SELECT "+fileRowColumns+" FROM files WHERE id IN (%K)", 1, stringKeys(want), func(r *sql.Rows) error {
 		id, f, err := scanFileRow(r)

@@ -93,15 +93,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	s, err := open(ctx, path, LatestSchemaVersion(), walWriter)
-	if err == nil && finish {
-		if err = s.restoreIndexes(ctx); err == nil {
-			err = endFirstLoad(path)
-		}
-		if err != nil {
-			s.Close()
-		}
-	}
 	if err != nil {
+		return nil, err
+	}
+	s.firstLoad = finish
+	if err := s.FinishFirstLoad(ctx); err != nil {
+		s.Close()
 		return nil, err
 	}
 	return s, nil
